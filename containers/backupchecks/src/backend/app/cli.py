@@ -1,0 +1,106 @@
+"""The `backupchecks` command: Flask's CLI built on the app factory, plus our own commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+from werkzeug.serving import run_simple
+
+from .extensions import db
+
+
+def _create_cli_app() -> Flask:
+    from . import create_app
+
+    # Commands decide for themselves whether to migrate (`db upgrade` must not race itself).
+    return create_app(run_migrations=False)
+
+
+@click.group(cls=FlaskGroup, create_app=_create_cli_app, add_version_option=False, load_dotenv=False)
+def main() -> None:
+    """Backupchecks: monitor every backup job of every customer from one place."""
+
+
+def register_commands(app: Flask) -> None:
+    """Commands that need the configured app (database, settings)."""
+    app.cli.add_command(users_group)
+
+
+@click.group("users", help="Manage users.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create-admin")
+@click.option("--username", default="admin", show_default=True)
+@click.option("--email", default=None)
+@click.option("--password", default=None, help="Read from the BACKUPCHECKS_ADMIN_PASSWORD variable when not given; "
+              "generated and printed when neither is set.")
+@with_appcontext
+def create_admin(username: str, email: str | None, password: str | None) -> None:
+    """Create an admin user (the first one on a new installation)."""
+    from flask import current_app
+
+    from .database import upgrade_schema
+    from .services.users import UserError, create_user, generate_password
+
+    upgrade_schema(current_app)
+    password = password or os.environ.get("BACKUPCHECKS_ADMIN_PASSWORD")
+    generated = password is None
+    password = password or generate_password()
+    try:
+        create_user(None, username, password, ["admin"], email)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Admin {username!r} created." + (f" Password: {password}" if generated else ""))
+
+
+@click.command("demo")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the demo database (default: a new temporary folder).")
+def demo_command(port: int, host: str, data_dir: Path | None) -> None:
+    """Build a demo installation from nothing and serve it."""
+    from . import create_app
+    from .config import load_config
+    from .database import upgrade_schema
+    from .services.demo import create_demo_users, seed_demo_data
+    from .services.settings import ui_zone
+
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="backupchecks-demo-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    database = data_dir / "backupchecks.sqlite"
+    if database.exists():
+        raise click.ClickException(f"{database} exists already; give an empty --data-dir")
+    environ = {"APP_ENV": "development", "DATABASE_URL": f"sqlite:///{database}",
+               "APP_SECRET_KEY": os.urandom(32).hex(), "APP_BACKGROUND_JOBS": "false",
+               "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
+    app = create_app(load_config(environ, instance_path=data_dir), run_migrations=False)
+    app.instance_path = str(data_dir)
+    upgrade_schema(app)
+    with app.app_context():
+        credentials = create_demo_users()
+        seed_demo_data(datetime.now(UTC), ui_zone())
+        db.session.commit()
+    url = f"http://{host}:{port}"
+    click.echo(f"\nBackupchecks demo — data in {data_dir}\n")
+    click.echo(f"  Open {url}/ and log in as:")
+    for username, password in credentials.items():
+        click.echo(f"    {username:<9} {password}")
+    click.echo("\n  (each user has the role of its name; admin holds every role.) Press Ctrl+C to stop.\n")
+    sys.stdout.flush()
+    # app.run() refuses to run inside a Flask CLI command; the server it would start is this one.
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+# The demo builds its own app and configuration, so it must not need the environment's.
+main.add_command(demo_command)
