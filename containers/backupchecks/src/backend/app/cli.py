@@ -48,10 +48,12 @@ def create_admin(username: str, email: str | None, password: str | None) -> None
     """Create an admin user (the first one on a new installation)."""
     from flask import current_app
 
-    from .database import upgrade_schema
+    from .database import schema_is_current, upgrade_schema
     from .services.users import UserError, create_user, generate_password
 
-    upgrade_schema(current_app)
+    if not schema_is_current():
+        db.session.rollback()
+        upgrade_schema(current_app)
     password = password or os.environ.get("BACKUPCHECKS_ADMIN_PASSWORD")
     generated = password is None
     password = password or generate_password()
@@ -70,13 +72,27 @@ def create_admin(username: str, email: str | None, password: str | None) -> None
               help="Folder for the demo database (default: a new temporary folder).")
 def demo_command(port: int, host: str, data_dir: Path | None) -> None:
     """Build a demo installation from nothing and serve it."""
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="backupchecks-demo-"))
+    app, credentials = build_demo_app(data_dir)
+    url = f"http://{host}:{port}"
+    click.echo(f"\nBackupchecks demo — data in {data_dir}\n")
+    click.echo(f"  Open {url}/ and log in as:")
+    for username, password in credentials.items():
+        click.echo(f"    {username:<9} {password}")
+    click.echo("\n  (each user has the role of its name; admin holds every role.) Press Ctrl+C to stop.\n")
+    sys.stdout.flush()
+    # app.run() refuses to run inside a Flask CLI command; the server it would start is this one.
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+def build_demo_app(data_dir: Path) -> tuple[Flask, dict[str, str]]:
+    """A new SQLite installation in ``data_dir`` with demo users and data; returns the app and the logins."""
     from . import create_app
     from .config import load_config
     from .database import upgrade_schema
     from .services.demo import create_demo_users, seed_demo_data
     from .services.settings import ui_zone
 
-    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="backupchecks-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     database = data_dir / "backupchecks.sqlite"
     if database.exists():
@@ -91,15 +107,7 @@ def demo_command(port: int, host: str, data_dir: Path | None) -> None:
         credentials = create_demo_users()
         seed_demo_data(datetime.now(UTC), ui_zone())
         db.session.commit()
-    url = f"http://{host}:{port}"
-    click.echo(f"\nBackupchecks demo — data in {data_dir}\n")
-    click.echo(f"  Open {url}/ and log in as:")
-    for username, password in credentials.items():
-        click.echo(f"    {username:<9} {password}")
-    click.echo("\n  (each user has the role of its name; admin holds every role.) Press Ctrl+C to stop.\n")
-    sys.stdout.flush()
-    # app.run() refuses to run inside a Flask CLI command; the server it would start is this one.
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    return app, credentials
 
 
 # The demo builds its own app and configuration, so it must not need the environment's.

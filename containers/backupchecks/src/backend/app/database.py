@@ -78,3 +78,14 @@ def render_migration_item(type_: str, obj, autogen_context):
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+def schema_is_current() -> bool:
+    """Whether the connected database is at the newest migration (inside an app context)."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from flask import current_app
+
+    script = ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config(str(MIGRATIONS_DIR)))
+    context = MigrationContext.configure(db.session.connection())
+    return set(context.get_current_heads()) == set(script.get_heads())
