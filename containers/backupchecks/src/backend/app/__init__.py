@@ -16,11 +16,12 @@ SRC_DIR = Path(__file__).resolve().parents[2]
 
 
 def create_app(config: AppConfig | None = None, *, overrides: dict[str, Any] | None = None,
-               run_migrations: bool | None = None) -> Flask:
+               run_migrations: bool | None = None, start_background: bool | None = None) -> Flask:
     """Build the app.
 
     ``config`` defaults to the environment (see config.py). ``run_migrations`` defaults to on
-    outside testing, so a container start upgrades the schema before it serves.
+    outside testing, so a container start upgrades the schema before it serves. ``start_background``
+    defaults to APP_BACKGROUND_JOBS (never in testing); CLI commands pass False.
     """
     app = Flask(__name__, template_folder=str(SRC_DIR / "templates"), static_folder=str(SRC_DIR / "static"))
     config = config or load_config(instance_path=Path(app.instance_path))
@@ -81,5 +82,11 @@ def create_app(config: AppConfig | None = None, *, overrides: dict[str, Any] | N
         run_migrations = config.env != "testing"
     if run_migrations:
         upgrade_schema(app)
+    if start_background is None:
+        start_background = config.background_jobs and config.env != "testing"
+    if start_background:
+        from .jobs.runner import start_background_jobs
+
+        start_background_jobs(app)
     return app
 

@@ -20,7 +20,7 @@ def _create_cli_app() -> Flask:
     from . import create_app
 
     # Commands decide for themselves whether to migrate (`db upgrade` must not race itself).
-    return create_app(run_migrations=False)
+    return create_app(run_migrations=False, start_background=False)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_cli_app, add_version_option=False, load_dotenv=False)
@@ -31,6 +31,59 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     """Commands that need the configured app (database, settings)."""
     app.cli.add_command(users_group)
+    app.cli.add_command(jobs_group)
+    app.cli.add_command(import_mail_command)
+
+
+@click.group("jobs", help="Background passes.")
+def jobs_group() -> None:
+    pass
+
+
+@jobs_group.command("run")
+@with_appcontext
+def jobs_run() -> None:
+    """Run the background passes in this process until stopped (SIGTERM or Ctrl+C)."""
+    import signal
+
+    from flask import current_app
+
+    from .jobs.runner import BackgroundRunner
+
+    runner = BackgroundRunner(current_app._get_current_object())
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
+    try:
+        runner.run_forever()
+    except KeyboardInterrupt:
+        runner.stop(timeout=0)
+
+
+@click.command("import-mail")
+@click.option("--dir", "directory", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of .eml files (searched recursively).")
+@with_appcontext
+def import_mail_command(directory: Path) -> None:
+    """Import a folder of .eml files through the same ingest as the mailbox import."""
+    from .services.mail_ingest import ingest_message
+
+    files = sorted(p for p in directory.rglob("*.eml") if p.is_file())
+    stored = duplicates = runs = failed = 0
+    for path in files:
+        try:
+            result = ingest_message(path.read_bytes())
+            db.session.commit()
+        except OSError as exc:
+            db.session.rollback()
+            failed += 1
+            click.echo(f"{path}: cannot read: {exc.strerror}", err=True)
+            continue
+        if result.created:
+            stored += 1
+            runs += result.run is not None
+        else:
+            duplicates += 1
+    click.echo(f"{len(files)} file(s): {stored} stored, {duplicates} already stored, {runs} run(s) created, "
+               f"{failed} unreadable")
 
 
 @click.group("users", help="Manage users.")

@@ -1,14 +1,33 @@
 """All models, imported here so Alembic and the app see every table."""
 
 from .audit import AuditLog
+from .background import BackgroundTask
 from .customers import Customer
 from .jobs import RUN_STATUSES, STATUS_SEVERITY, Job, JobRun, job_identity_key
 from .mail import MAIL_LOCATIONS, MailMessage, MailObject
+from .objects import CustomerObject, JobObjectLink, RunObjectLink
 from .settings import DEFAULT_UI_TIMEZONE, SystemSettings
 from .users import ROLE_LABELS, ROLES, LoginAttempt, User
 
 __all__ = [
-    "AuditLog", "Customer", "DEFAULT_UI_TIMEZONE", "Job", "JobRun", "LoginAttempt", "MAIL_LOCATIONS",
-    "MailMessage", "MailObject", "ROLES", "ROLE_LABELS", "RUN_STATUSES", "STATUS_SEVERITY",
-    "SystemSettings", "User", "job_identity_key",
+    "AuditLog",
+    "BackgroundTask",
+    "Customer",
+    "CustomerObject",
+    "DEFAULT_UI_TIMEZONE",
+    "Job",
+    "JobObjectLink",
+    "JobRun",
+    "LoginAttempt",
+    "MAIL_LOCATIONS",
+    "MailMessage",
+    "MailObject",
+    "ROLES",
+    "ROLE_LABELS",
+    "RUN_STATUSES",
+    "RunObjectLink",
+    "STATUS_SEVERITY",
+    "SystemSettings",
+    "User",
+    "job_identity_key",
 ]

@@ -89,10 +89,11 @@ class JobRun(db.Model):
         UniqueConstraint("job_id", "external_id"),
         # One missed run per expected slot; NULL for every other run, and NULLs never collide.
         UniqueConstraint("job_id", "missed_slot_at"),
+        # A mail becomes at most one run, however often an import is retried.
+        UniqueConstraint("mail_message_id"),
         CheckConstraint("status IN ('success', 'warning', 'failed', 'missed')", name="status_known"),
         Index("ix_job_runs_job_id_run_at", "job_id", "run_at"),
         Index("ix_job_runs_run_at", "run_at"),
-        Index("ix_job_runs_mail_message_id", "mail_message_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -18,6 +18,7 @@ class MailMessage(db.Model):
     __table_args__ = (
         Index("ix_mail_messages_location_received_at", "location", "received_at"),
         Index("ix_mail_messages_job_id", "job_id"),
+        Index("ix_mail_messages_identity_key", "identity_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -36,6 +37,11 @@ class MailMessage(db.Model):
     backup_software: Mapped[str | None] = mapped_column(String(100))
     backup_type: Mapped[str | None] = mapped_column(String(100))
     job_name: Mapped[str | None] = mapped_column(String(255))
+    # Normalised job identity of the parse result (models.jobs.job_identity_key); NULL when unparsed.
+    identity_key: Mapped[str | None] = mapped_column(String(800))
+    # The run time the mail states, when it states one; otherwise the run is dated by received_at.
+    run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    parse_message: Mapped[str | None] = mapped_column(Text)
     overall_status: Mapped[str | None] = mapped_column(String(10))
     informational: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     parse_error: Mapped[str | None] = mapped_column(Text)

@@ -48,7 +48,7 @@ def seed_demo_data(now_at: datetime, zone: ZoneInfo, days: int = 30, seed: int =
         job.refresh_identity_key()
         db.session.add(job)
         db.session.flush()
-        for offset in range(days, 0, -1):
+        for offset in range(days, -1, -1):
             day = today - timedelta(days=offset)
             if weekdays is not None and day.weekday() not in weekdays:
                 continue
