@@ -12,7 +12,8 @@ from backend.app.models import Customer, Job, JobRun, User
 
 
 def test_create_admin_generates_and_prints_a_password(app):
-    result = app.test_cli_runner().invoke(args=["users", "create-admin", "--username", "root", "--email", "r@x.example"])
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "create-admin", "--username", "root", "--email", "r@x.example"])
     assert result.exit_code == 0, result.output
     password = result.output.strip().split("Password: ")[1]
     user = db.session.scalar(select(User).where(User.username == "root"))
@@ -21,7 +22,8 @@ def test_create_admin_generates_and_prints_a_password(app):
 
 def test_create_admin_refuses_a_duplicate_and_a_weak_password(app):
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["users", "create-admin", "--username", "dup", "--password", "long enough!"]).exit_code == 0
+    args = ["users", "create-admin", "--username", "dup", "--password", "long enough!"]
+    assert runner.invoke(args=args).exit_code == 0
     result = runner.invoke(args=["users", "create-admin", "--username", "dup", "--password", "long enough!"])
     assert result.exit_code == 1 and "already exists" in result.output
     result = runner.invoke(args=["users", "create-admin", "--username", "weak", "--password", "123"])

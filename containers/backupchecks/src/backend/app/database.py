@@ -25,6 +25,9 @@ def configure_sqlite(engine: Engine) -> None:
 
     pysqlite starts transactions lazily on its own, which breaks SAVEPOINT (used by nested
     transactions and by the test suite); the documented fix is to switch that off and emit BEGIN.
+    BEGIN IMMEDIATE takes the write lock up front: two workers that both read and then write would
+    otherwise deadlock ("database is locked") instead of waiting for each other. WAL lets readers
+    go on while one writes.
     """
 
     @event.listens_for(engine, "connect")
@@ -32,12 +35,13 @@ def configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def upgrade_schema(app: Flask) -> None:

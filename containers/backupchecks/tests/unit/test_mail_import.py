@@ -1,0 +1,279 @@
+"""The mail import pass against the fake Graph server: paging, move after commit, crash windows,
+two importers, wrong credentials. Whatever fails, every mail ends stored exactly once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from backend.app import create_app
+from backend.app.clients.graph import GraphClient
+from backend.app.database import upgrade_schema
+from backend.app.extensions import db
+from backend.app.jobs import mail_import
+from backend.app.models import AuditLog, BackgroundTask, JobRun, MailMessage
+from backend.app.services.inbox import approve_inbox_mail
+from backend.app.services.settings import MailImportSettingsInput, get_settings, update_mail_import_settings
+
+from ..conftest import TEST_DATABASE_URL, make_test_config
+from ..factories import make_customer, make_user
+from ..fakes.graph_server import running_graph_fake
+from ..mailfactory import fixture_mail, variant
+
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+PROCESSED = "Backupchecks processed"
+
+
+def _configure(fake, enabled: bool = True, batch_size: int = 50) -> None:
+    s = fake.client_settings()
+    update_mail_import_settings(make_user("admin"), MailImportSettingsInput(
+        tenant_id=s["tenant_id"], client_id=s["client_id"], client_secret=s["client_secret"], mailbox=s["mailbox"],
+        source_folder="Inbox", processed_folder=PROCESSED, authority_url=s["authority_base_url"],
+        graph_base_url=s["graph_base_url"], enabled=enabled, interval_minutes=15, batch_size=batch_size))
+    db.session.commit()
+
+
+def _client_factory(fake):
+    def factory() -> GraphClient:
+        return GraphClient(**fake.client_settings(), session=fake.session(), sleep=lambda _s: None)
+
+    return factory
+
+
+def _fill(fake, count: int, start: int = 0) -> list[str]:
+    """``count`` mails of one job (nightly 3CX backups), distinct Message-IDs."""
+    ids = []
+    raw = fixture_mail("3cx/3cx-backup-success.eml")
+    for i in range(start, start + count):
+        message_id = f"<night{i:04d}@pbx.example.com>"
+        fake.add_message(variant(raw, message_id, NOW - timedelta(days=count - i)))
+        ids.append(message_id)
+    return ids
+
+
+def _stored_ids() -> list[str]:
+    return list(db.session.scalars(select(MailMessage.internet_message_id)))
+
+
+def _assert_each_stored_once(fake, expected_ids: list[str]) -> None:
+    stored = _stored_ids()
+    assert sorted(stored) == sorted(set(stored)) == sorted(expected_ids)
+    runs = db.session.scalars(select(JobRun.mail_message_id).where(JobRun.mail_message_id.is_not(None))).all()
+    assert len(runs) == len(set(runs))
+    processed = sorted(m.internet_message_id for m in fake.messages_in(PROCESSED))
+    assert processed == sorted(expected_ids)
+    assert fake.messages_in("inbox") == []
+
+
+def test_pass_pages_through_the_folder_and_moves_after_storing(app, tmp_path: Path):
+    with running_graph_fake(tmp_path) as fake:
+        ids = _fill(fake, 123)
+        _configure(fake, batch_size=50)
+        summary = mail_import.run_once(NOW, client_factory=_client_factory(fake))
+        assert summary.listed == 123 and summary.stored == 123 and summary.moved == 123 and not summary.errors
+        # Listing followed the fake's nextLinks (3 pages of at most 50).
+        assert len(fake.next_links) == 2
+        _assert_each_stored_once(fake, ids)
+        task = db.session.get(BackgroundTask, "mail_import")
+        assert task.last_status == "ok" and task.lease_holder is None and "123 new" in task.last_summary
+        assert db.session.scalar(select(AuditLog).where(AuditLog.event_type == "mail_import")).message.startswith(
+            "Mail import: 123 listed")
+
+
+def test_known_job_mails_become_runs(app, tmp_path: Path):
+    with running_graph_fake(tmp_path) as fake:
+        ids = _fill(fake, 3)
+        _configure(fake)
+        mail_import.run_once(NOW, client_factory=_client_factory(fake))
+        first = db.session.scalar(select(MailMessage).limit(1))
+        approve_inbox_mail(make_user("operator"), first, make_customer())
+        db.session.commit()
+        more = _fill(fake, 2, start=100)
+        summary = mail_import.run_once(NOW + timedelta(hours=1), client_factory=_client_factory(fake))
+        assert summary.runs == 2
+        assert db.session.scalar(select(func.count(JobRun.id))) == 5
+        _assert_each_stored_once(fake, ids + more)
+
+
+def test_not_due_and_disabled_passes_do_nothing(app, tmp_path: Path):
+    with running_graph_fake(tmp_path) as fake:
+        _fill(fake, 2)
+        _configure(fake, enabled=False)
+        assert mail_import.run_once(NOW, client_factory=_client_factory(fake)) is None
+        _configure(fake, enabled=True)
+        assert mail_import.run_once(NOW, client_factory=_client_factory(fake)).stored == 2
+        # Interval is 15 minutes.
+        assert mail_import.run_once(NOW + timedelta(minutes=5), client_factory=_client_factory(fake)) is None
+        assert mail_import.run_once(NOW + timedelta(minutes=16), client_factory=_client_factory(fake)) is not None
+
+
+def test_failure_between_commit_and_move_is_recovered_by_the_next_pass(app, tmp_path: Path):
+    with running_graph_fake(tmp_path) as fake:
+        ids = _fill(fake, 5)
+        _configure(fake)
+        fake.fail_move(ids[1], status=500)
+        fake.fail_move(ids[3], after_move=True)  # moved, but the answer is lost
+        summary = mail_import.run_once(NOW, client_factory=_client_factory(fake))
+        assert summary.stored == 5 and len(summary.errors) == 2
+        assert "stored, but not moved" in summary.errors[0]
+        assert [m.internet_message_id for m in fake.messages_in("inbox")] == [ids[1]]
+        task = db.session.get(BackgroundTask, "mail_import")
+        assert task.last_status == "error"
+        summary = mail_import.run_once(NOW + timedelta(minutes=20), client_factory=_client_factory(fake))
+        assert summary.listed == 1 and summary.duplicates == 1 and summary.stored == 0 and summary.moved == 1
+        _assert_each_stored_once(fake, ids)
+
+
+class _CrashingClient(GraphClient):
+    """A client whose process 'dies' (an unexpected exception) at a chosen step for one message."""
+
+    def __init__(self, *args, crash_on: str, step: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.crash_on, self.step = crash_on.encode(), step
+
+    def _is_target(self, message_id: str) -> bool:
+        return self.crash_on in super().get_mime(message_id)
+
+    def get_mime(self, message_id: str) -> bytes:
+        raw = super().get_mime(message_id)
+        if self.step == "after_download" and self.crash_on in raw:
+            raise RuntimeError("simulated crash after download")
+        return raw
+
+    def move_message(self, message_id: str, destination_folder_id: str) -> str:
+        target = self._is_target(message_id)
+        if self.step == "before_move" and target:
+            raise RuntimeError("simulated crash before move")
+        new_id = super().move_message(message_id, destination_folder_id)
+        if self.step == "after_move" and target:
+            raise RuntimeError("simulated crash after move")
+        return new_id
+
+
+@pytest.mark.parametrize("step", ["after_download", "before_move", "after_move"])
+def test_a_crash_at_any_step_loses_nothing_and_duplicates_nothing(app, tmp_path: Path, step: str):
+    with running_graph_fake(tmp_path) as fake:
+        ids = _fill(fake, 6)
+        first = db.session.scalar(select(func.count(MailMessage.id)))
+        assert first == 0
+        _configure(fake)
+
+        def crashing() -> GraphClient:
+            return _CrashingClient(**fake.client_settings(), session=fake.session(), sleep=lambda _s: None,
+                                   crash_on=ids[2], step=step)
+
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            mail_import.run_once(NOW, client_factory=crashing)
+        task = db.session.get(BackgroundTask, "mail_import")
+        assert task.last_status == "error" and task.lease_holder is None
+        # The next pass, without the fault, completes the work.
+        mail_import.run_once(NOW + timedelta(minutes=20), client_factory=_client_factory(fake))
+        _assert_each_stored_once(fake, ids)
+
+
+def test_throttling_and_outages_are_waited_out(app, tmp_path: Path):
+    with running_graph_fake(tmp_path) as fake:
+        ids = _fill(fake, 4)
+        _configure(fake)
+        fake.throttle_next(2, retry_after="0.05")
+        fake.unavailable_next(1, retry_after="1")
+        summary = mail_import.run_once(NOW, client_factory=_client_factory(fake))
+        assert summary.stored == 4 and not summary.errors
+        _assert_each_stored_once(fake, ids)
+
+
+def test_expired_token_mid_pass_is_renewed(app, tmp_path: Path):
+    with running_graph_fake(tmp_path) as fake:
+        ids = _fill(fake, 3)
+        _configure(fake)
+        client = _client_factory(fake)()
+        client.acquire_token()
+        fake.expire_tokens()
+        summary = mail_import.run_once(NOW, client_factory=lambda: client)
+        assert summary.stored == 3 and not summary.errors
+        _assert_each_stored_once(fake, ids)
+
+
+def test_wrong_credentials_are_reported_and_nothing_is_lost(app, tmp_path: Path):
+    with running_graph_fake(tmp_path) as fake:
+        _fill(fake, 2)
+        _configure(fake)
+        fake.reject_credentials = True
+        summary = mail_import.run_once(NOW, client_factory=_client_factory(fake))
+        assert summary.stored == 0 and "AADSTS7000215" in summary.errors[0]
+        task = db.session.get(BackgroundTask, "mail_import")
+        assert task.last_status == "error" and "AADSTS7000215" in task.last_error
+        failure = db.session.scalar(select(AuditLog).where(AuditLog.event_type == "mail_import_failed"))
+        assert "AADSTS7000215" in failure.message
+        assert len(fake.messages_in("inbox")) == 2 and _stored_ids() == []
+
+
+def test_graph_error_envelope_becomes_a_clear_message(app, tmp_path: Path):
+    with running_graph_fake(tmp_path) as fake:
+        _fill(fake, 1)
+        _configure(fake)
+        fake.deny_access = True
+        summary = mail_import.run_once(NOW, client_factory=_client_factory(fake))
+        assert summary.errors[0].startswith("Graph 403 ErrorAccessDenied:")
+
+
+def test_settings_client_uses_the_stored_encrypted_secret(app, tmp_path: Path):
+    with running_graph_fake(tmp_path) as fake:
+        _configure(fake)
+        settings = get_settings()
+        stored = settings.graph_client_secret_encrypted
+        assert stored and fake.client_secret not in stored
+        from backend.app.services.graph_settings import graph_client_from_settings
+
+        client = graph_client_from_settings(settings, fake.session())
+        assert client.acquire_token()
+
+
+def _separate_database(tmp_path: Path) -> str:
+    if not TEST_DATABASE_URL:
+        return f"sqlite:///{tmp_path / 'importers.sqlite'}"
+    base = TEST_DATABASE_URL.replace("postgresql://", "postgresql+psycopg2://")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS bc_test_importers"))
+        conn.execute(text("CREATE DATABASE bc_test_importers"))
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + "/bc_test_importers"
+
+
+def test_two_importers_at_once_store_each_mail_once(tmp_path: Path):
+    """Two instances start a pass at the same moment on their own connections: the lease lets one
+    run; whatever the interleaving, each mail is stored once."""
+    app = create_app(make_test_config(_separate_database(tmp_path)), run_migrations=False)
+    app.instance_path = str(tmp_path)
+    upgrade_schema(app)
+    with running_graph_fake(tmp_path) as fake:
+        ids = _fill(fake, 40)
+        with app.app_context():
+            _configure(fake)
+            db.session.remove()
+        results: list = []
+        barrier = threading.Barrier(2)
+
+        def importer() -> None:
+            with app.app_context():
+                barrier.wait()
+                results.append(mail_import.run_once(NOW, force=True, client_factory=_client_factory(fake)))
+                db.session.remove()
+
+        threads = [threading.Thread(target=importer) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        with app.app_context():
+            ran = [r for r in results if r is not None]
+            assert len(results) == 2 and len(ran) >= 1
+            assert sum(r.stored for r in ran) == 40
+            _assert_each_stored_once(fake, ids)
+            db.session.remove()
+            db.engine.dispose()
