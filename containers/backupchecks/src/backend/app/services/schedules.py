@@ -76,6 +76,10 @@ EXPLAINED_SHARE = 0.75
 INTRADAY_SLOT_COVERAGE = 0.5
 INTRADAY_MULTI_RUN_SHARE = 0.5
 RECENT_OPPORTUNITIES = 3
+# Below that share a weekday is still kept when its misses have at least this probability under the
+# job's own skip rate (never assumed below MIN_SKIP_RATE).
+PLAUSIBLE_MISSES = 0.01
+MIN_SKIP_RATE = 0.05
 # A weekday that "started" must have run on at most a quarter of its dates before.
 STARTED_COVERAGE = 0.25
 
@@ -88,7 +92,7 @@ MANUAL_TOLERANCE = 30
 
 CHANGE_MIN_MINUTES = 60
 CHANGE_RUN_LENGTH = 3
-CHANGE_REFERENCE_RUNS = 5
+CHANGE_REFERENCE_RUNS = 3
 
 INTRADAY_PEAK_HALF_WIDTH = 10
 INTRADAY_MEMBER_MINUTES = 20
@@ -462,13 +466,25 @@ def _weekly_pattern(nights: list[_Night]) -> tuple[Kind, list[int], list[_Night]
     opportunities = _weekday_counts(first, last)
     if len(used) < POOLED_COVERAGE * sum(opportunities[w] for w in weekdays):
         return None
-    if len(used) < EXPLAINED_SHARE * len(nights):
+    if not _explains_runs(used, nights):
         return None
     if len(weekdays) >= 4:
         return ("daily", weekdays, used) if len(used) >= MIN_DAILY_RUNS else None
     if len(used) < MIN_WEEKLY_RUNS or any(per_weekday[w] < MIN_RUNS_PER_WEEKDAY for w in weekdays):
         return None
     return "weekly", weekdays, used
+
+
+def _explains_runs(used: list[_Night], nights: list[_Night]) -> bool:
+    """Whether the nights a rule uses are most of the nights that look like scheduled runs.
+
+    Nights outside the rule count against it only when their run was as close to the learned time
+    as the rule's own runs; a run hours off the time is a manual extra, not a sign of a pattern.
+    """
+    tolerance = _tolerance([item.deviation for item in used], TOLERANCE_CAP)
+    used_nights = {item.night for item in used}
+    others = sum(1 for item in nights if item.night not in used_nights and abs(item.deviation) <= tolerance)
+    return len(used) >= EXPLAINED_SHARE * (len(used) + others)
 
 
 def _weekday_change_date(nights: list[_Night]) -> date | None:
@@ -555,7 +571,7 @@ def _infer_monthly(nights: list[_Night], center: int) -> LearnedSchedule | None:
         matches = [item for item in nights if _nth_matches(item.night, nth)]
         days_of_month = []
     # The rule must account for the job's runs, not be a coincidence among many runs on other days.
-    if len(matches) < MIN_MONTHLY_RUNS or len(matches) < EXPLAINED_SHARE * len(nights):
+    if len(matches) < MIN_MONTHLY_RUNS or not _explains_runs(matches, nights):
         return None
     return LearnedSchedule(
         kind="monthly", days_of_month=days_of_month, nth_weekday=nth, times=[_format_hhmm(center)],
@@ -575,14 +591,20 @@ def _infer_intraday(runs: list[_Run], now_at: datetime, tz: ZoneInfo) -> Learned
     if sum(1 for count in runs_per_day.values() if count >= 2) < INTRADAY_MULTI_RUN_SHARE * active_days:
         return None
 
-    slots = _find_intraday_slots(recent_runs, active_days)
-    # A slot none of the last few active days had has been dropped from the job's schedule.
-    last_days = sorted(runs_per_day)[-RECENT_OPPORTUNITIES:]
-    slots = [slot for slot in slots if any(day in slot[2] for day in last_days)]
-    if len(slots) < 2:
+    centers = sorted(slot[0] for slot in _find_intraday_slots(recent_runs, active_days))
+    # A slot that none of the last complete active days had (today's later slots may still come) has
+    # been taken out of the job's schedule. Runs count for the slot nearest to them, so a late run
+    # still shows that its slot is alive.
+    complete_days = {day for day in sorted(runs_per_day) if day < recent_runs[-1].day}
+    latest_days = set(sorted(complete_days)[-RECENT_OPPORTUNITIES:])
+    if len(centers) >= 2 and len(latest_days) == RECENT_OPPORTUNITIES:
+        alive = {
+            min(centers, key=lambda center: _circular_distance(run.minute, center))
+            for run in recent_runs if run.day in latest_days
+        }
+        centers = [center for center in centers if center in alive]
+    if len(centers) < 2:
         return None
-    slots.sort(key=lambda slot: slot[0])
-    centers = [slot[0] for slot in slots]
     spacing = min(_circular_distance(a, b) for a, b in zip(centers, centers[1:] + centers[:1], strict=True))
     if spacing < INTRADAY_MIN_SPACING:
         return None
@@ -693,17 +715,43 @@ def _assign_nights(runs: list[_Run], center: int, tz: ZoneInfo) -> list[_Night]:
 
 
 def _select_weekdays(hit_days: set[date], first: date, last: date) -> list[int]:
-    """Weekdays the job runs on, from how many of each weekday's dates between first and last ran."""
+    """Weekdays the job runs on, from how many of each weekday's dates between first and last ran.
+
+    Weekdays with most of their dates covered are in. A weekday below that is still in when its
+    misses are what the job's own skip rate makes likely (a young daily job that skipped one of two
+    Sundays), judged with a binomial tail; a weekday with many misses (every other week) is not.
+    """
     opportunities = _weekday_counts(first, last)
     hits = [0] * 7
     for day in hit_days:
         hits[day.weekday()] += 1
-    return [
+    core = [
         weekday for weekday in range(7)
         if opportunities[weekday]
         and hits[weekday] >= WEEKDAY_COVERAGE * opportunities[weekday]
         and hits[weekday] >= min(MIN_RUNS_PER_WEEKDAY, opportunities[weekday])
     ]
+    if not core:
+        return []
+    core_hits = sum(hits[weekday] for weekday in core)
+    core_opportunities = sum(opportunities[weekday] for weekday in core)
+    skip_rate = min(0.5, max(MIN_SKIP_RATE, 1 - core_hits / core_opportunities))
+    selected = list(core)
+    for weekday in range(7):
+        if weekday in core or hits[weekday] == 0:
+            continue
+        misses = opportunities[weekday] - hits[weekday]
+        if _binomial_tail(opportunities[weekday], misses, skip_rate) >= PLAUSIBLE_MISSES:
+            selected.append(weekday)
+    return sorted(selected)
+
+
+def _binomial_tail(trials: int, at_least: int, probability: float) -> float:
+    """P(X >= at_least) for X ~ Binomial(trials, probability)."""
+    return sum(
+        math.comb(trials, k) * probability**k * (1 - probability) ** (trials - k)
+        for k in range(at_least, trials + 1)
+    )
 
 
 def _tolerance(deviations: Sequence[float], cap: float) -> int:

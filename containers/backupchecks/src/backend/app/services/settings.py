@@ -95,11 +95,10 @@ def update_mail_import_settings(user: User, data: MailImportSettingsInput) -> Sy
     settings.mail_import_enabled = data.enabled
     settings.mail_import_interval_minutes = data.interval_minutes
     settings.mail_import_batch_size = data.batch_size
-    secret_note = ""  # noqa: S105 - a log fragment, not a secret
     if data.client_secret:
         settings.graph_client_secret_encrypted = encrypt_secret(data.client_secret)
-        secret_note = "; client secret replaced"
+    replaced = "; client secret replaced" if data.client_secret else ""
     record_audit("settings_updated", f"Mail import settings saved (import {'on' if data.enabled else 'off'}, "
-                 f"every {data.interval_minutes} min, mailbox {settings.graph_mailbox or '-'}){secret_note}", user)
+                 f"every {data.interval_minutes} min, mailbox {settings.graph_mailbox or '-'}){replaced}", user)
     db.session.flush()
     return settings
