@@ -8,7 +8,10 @@ from backend.app.auth.access import ACCESS_ATTRIBUTE, PUBLIC
 from backend.app.extensions import db
 from backend.app.models import ROLES
 
+from backend.app.services.mail_ingest import ingest_message
+
 from ..factories import make_customer, make_job, make_run
+from ..mailfactory import simple_mail
 
 # Endpoints that need no login. Everything else must declare roles.
 PUBLIC_ENDPOINTS = {"auth.login", "main.health", "static", "bootstrap.static"}
@@ -40,8 +43,10 @@ def _page_urls(app) -> list[tuple[str, str]]:
     from ..factories import make_user
 
     other = make_user("viewer")
+    mail = ingest_message(simple_mail(attachment=("report.csv", "text/csv", b"a,b\n1,2\n"))).mail
     db.session.commit()
-    ids = {"customer_id": customer.id, "job_id": job.id, "user_id": other.id, "slug": "roles"}
+    ids = {"customer_id": customer.id, "job_id": job.id, "user_id": other.id, "slug": "roles", "mail_id": mail.id,
+           "index": 0}
     urls = []
     with app.test_request_context():
         from flask import url_for

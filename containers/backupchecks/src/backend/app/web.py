@@ -36,6 +36,15 @@ def register_template_helpers(app: Flask) -> None:
         # Per-request caches live on g; an app context can outlive one request (CLI, tests).
         g.pop("ui_zone", None)
 
+    @app.context_processor
+    def _navbar_counts() -> dict:
+        # One indexed COUNT per page, only for roles that see the Inbox.
+        if request.endpoint and can_access("main.inbox"):
+            from .services.inbox import inbox_count
+
+            return {"inbox_waiting": inbox_count()}
+        return {"inbox_waiting": 0}
+
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.globals.update(
         can_access=can_access,

@@ -74,3 +74,22 @@ def start_background_jobs(app: Flask) -> BackgroundRunner:
     atexit.register(runner.stop)
     app.extensions["backupchecks_runner"] = runner
     return runner
+
+
+def run_in_background(app: Flask, name: str, work: Callable[[datetime], object]) -> threading.Thread:
+    """Run one pass now in its own thread (the "Import now" and "Re-parse all" buttons); the pass
+    takes its own lease, so a click while one runs does nothing."""
+
+    def target() -> None:
+        with app.app_context():
+            try:
+                work(utcnow())
+            except Exception:
+                log.exception("background pass %s failed", name)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=target, name=f"backupchecks-{name}", daemon=True)
+    thread.start()
+    return thread

@@ -2,4 +2,11 @@ from flask import Blueprint
 
 bp = Blueprint("main", __name__)
 
-from . import routes_customers, routes_dashboard, routes_jobs, routes_logging, routes_settings  # noqa: E402,F401
+from . import (  # noqa: E402,F401  (routes attach themselves to bp)
+    routes_customers,
+    routes_dashboard,
+    routes_inbox,
+    routes_jobs,
+    routes_logging,
+    routes_settings,
+)
