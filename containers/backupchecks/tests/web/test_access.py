@@ -7,7 +7,6 @@ import pytest
 from backend.app.auth.access import ACCESS_ATTRIBUTE, PUBLIC
 from backend.app.extensions import db
 from backend.app.models import ROLES
-
 from backend.app.services.mail_ingest import ingest_message
 
 from ..factories import make_customer, make_job, make_run
