@@ -29,7 +29,8 @@ def test_save_encrypts_the_secret_and_never_shows_it(client, login_as):
     stored = settings.graph_client_secret_encrypted
     client.post("/settings/mail", data={**FORM, "client_secret": "", "mailbox": "other@example.com"})
     assert settings.graph_client_secret_encrypted == stored and settings.graph_mailbox == "other@example.com"
-    messages = [a.message for a in db.session.scalars(select(AuditLog).where(AuditLog.event_type == "settings_updated"))]
+    entries = db.session.scalars(select(AuditLog).where(AuditLog.event_type == "settings_updated"))
+    messages = [a.message for a in entries]
     assert any("client secret replaced" in m for m in messages) and "s3cr3t" not in " ".join(messages)
 
 

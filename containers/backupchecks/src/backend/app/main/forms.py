@@ -47,7 +47,8 @@ class MailImportForm(FlaskForm):
     graph_base_url = StringField("Graph URL", default="https://graph.microsoft.com",
                                  validators=[DataRequired(), Length(max=255)])
     enabled = BooleanField("Import automatically")
-    interval_minutes = IntegerField("Interval (minutes)", default=15, validators=[InputRequired(), NumberRange(1, 1440)])
+    interval_minutes = IntegerField("Interval (minutes)", default=15,
+                                    validators=[InputRequired(), NumberRange(1, 1440)])
     batch_size = IntegerField("Batch size", default=50, validators=[InputRequired(), NumberRange(1, 1000)],
                               description="Messages per Graph page; a pass empties the source folder.")
     submit = SubmitField("Save")

@@ -690,8 +690,13 @@ def _change_start(minutes: list[float]) -> int:
             outside_run = 0
             continue
         outside_run += 1
-        # Only a cut where the older runs are mostly at another time is a change, not a late week.
-        if outside_run >= CHANGE_RUN_LENGTH and start < count and inside_before[start] < 0.5 * start:
+        if outside_run < CHANGE_RUN_LENGTH or start == count:
+            continue
+        # Only a cut where the older runs are mostly at another time and the newer ones mostly at
+        # the new time is a change; manual runs between a monthly job's runs are neither.
+        inside_after = inside_before[count] - inside_before[start]
+        if (inside_before[start] < 0.5 * start and inside_after >= 2
+                and inside_after >= 0.5 * (count - start)):
             return start
     return 0
 
@@ -717,9 +722,10 @@ def _assign_nights(runs: list[_Run], center: int, tz: ZoneInfo) -> list[_Night]:
 def _select_weekdays(hit_days: set[date], first: date, last: date) -> list[int]:
     """Weekdays the job runs on, from how many of each weekday's dates between first and last ran.
 
-    Weekdays with most of their dates covered are in. A weekday below that is still in when its
-    misses are what the job's own skip rate makes likely (a young daily job that skipped one of two
-    Sundays), judged with a binomial tail; a weekday with many misses (every other week) is not.
+    Weekdays with most of their dates covered are in. A weekday below that, but with at least as
+    many runs as misses, is still in when its misses are what the job's own skip rate makes likely
+    (a young daily job that skipped one of two Sundays), judged with a binomial tail; a weekday that
+    ran every other week is not.
     """
     opportunities = _weekday_counts(first, last)
     hits = [0] * 7
@@ -738,9 +744,9 @@ def _select_weekdays(hit_days: set[date], first: date, last: date) -> list[int]:
     skip_rate = min(0.5, max(MIN_SKIP_RATE, 1 - core_hits / core_opportunities))
     selected = list(core)
     for weekday in range(7):
-        if weekday in core or hits[weekday] == 0:
-            continue
         misses = opportunities[weekday] - hits[weekday]
+        if weekday in core or hits[weekday] == 0 or misses > hits[weekday]:
+            continue
         if _binomial_tail(opportunities[weekday], misses, skip_rate) >= PLAUSIBLE_MISSES:
             selected.append(weekday)
     return sorted(selected)
