@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from backend.app.cli import build_demo_app, main
 from backend.app.extensions import db
-from backend.app.models import Customer, Job, JobRun, User
+from backend.app.models import Customer, Job, JobRun, MailMessage, User
 
 
 def test_create_admin_generates_and_prints_a_password(app):
@@ -35,9 +35,13 @@ def test_demo_builds_a_complete_installation_from_nothing(tmp_path: Path):
     assert set(credentials) == {"admin", "operator", "viewer", "reporter"}
     with demo_app.app_context():
         assert db.session.query(Customer).count() == 5
-        assert db.session.query(Job).count() >= 8
+        assert db.session.query(Job).count() == 11
         statuses = {s for (s,) in db.session.query(JobRun.status).distinct()}
         assert {"success", "warning", "failed"} <= statuses
+        # Weeks of runs per job, dated by night; unknown jobs and unparsed mails wait in the Inbox.
+        assert db.session.query(JobRun).count() > 11 * 15
+        waiting = db.session.query(MailMessage).filter_by(location="inbox").all()
+        assert any(m.parse_error for m in waiting) and any(m.parsed for m in waiting)
         admin = db.session.scalar(select(User).where(User.username == "admin"))
         assert admin.roles == ["admin", "operator", "viewer", "reporter"]
         db.session.remove()

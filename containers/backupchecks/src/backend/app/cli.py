@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
 from werkzeug.serving import run_simple
 
 from .extensions import db
@@ -143,6 +144,7 @@ def build_demo_app(data_dir: Path) -> tuple[Flask, dict[str, str]]:
     from . import create_app
     from .config import load_config
     from .database import upgrade_schema
+    from .models import User
     from .services.demo import create_demo_users, seed_demo_data
     from .services.settings import ui_zone
 
@@ -158,7 +160,8 @@ def build_demo_app(data_dir: Path) -> tuple[Flask, dict[str, str]]:
     upgrade_schema(app)
     with app.app_context():
         credentials = create_demo_users()
-        seed_demo_data(datetime.now(UTC), ui_zone())
+        admin = db.session.scalar(select(User).where(User.username == "admin"))
+        seed_demo_data(datetime.now(UTC), ui_zone(), admin)
         db.session.commit()
     return app, credentials
 
