@@ -166,5 +166,60 @@ def build_demo_app(data_dir: Path) -> tuple[Flask, dict[str, str]]:
     return app, credentials
 
 
-# The demo builds its own app and configuration, so it must not need the environment's.
+PARSE_KEYS = ("parser", "backup_software", "backup_type", "job_name", "overall_status", "informational", "objects")
+
+
+@click.command("parse")
+@click.argument("eml_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def parse_command(eml_file: Path, as_json: bool) -> None:
+    """Parse one .eml file the way the import does and print the result."""
+    import json
+
+    from .parsers.normalize import normalize_eml
+    from .parsers.registry import parse_mail
+
+    try:
+        raw = eml_file.read_bytes()
+    except OSError as exc:
+        click.echo(f"error: cannot read {eml_file}: {exc.strerror}", err=True)
+        sys.exit(2)
+    try:
+        mail = normalize_eml(raw)
+    except ValueError as exc:
+        click.echo(f"error: {eml_file} is not a mail: {exc}", err=True)
+        sys.exit(2)
+    outcome = parse_mail(mail)
+    if outcome.result is not None:
+        full = outcome.result.to_dict()
+        data = {key: full[key] for key in PARSE_KEYS}
+        data["objects"] = [{"name": o["name"], "type": o["type"], "status": o["status"], "error": o["error"]}
+                           for o in full["objects"]]
+    else:
+        data = dict.fromkeys(PARSE_KEYS)
+        data["parser"] = outcome.parser.key if outcome.parser else None
+    if outcome.error:
+        data["error"] = outcome.error
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    if outcome.parser is None:
+        click.echo(f"No parser recognises this mail (from {mail.from_address!r}, subject {mail.subject!r}).")
+        return
+    if outcome.error:
+        click.echo(f"Parser {outcome.parser.key} matched but could not parse the mail: {outcome.error}")
+        return
+    click.echo(f"Parser:   {data['parser']}\nSoftware: {data['backup_software']}\nType:     {data['backup_type']}\n"
+               f"Job:      {data['job_name']}\nStatus:   {data['overall_status']}"
+               f"{' (informational)' if data['informational'] else ''}")
+    if full.get("run_at"):
+        click.echo(f"Run at:   {full['run_at']}")
+    if full.get("message"):
+        click.echo(f"Message:  {full['message']}")
+    for obj in data["objects"]:
+        click.echo(f"  - {obj['name']} [{obj['type']}] {obj['status']}" + (f": {obj['error']}" if obj["error"] else ""))
+
+
+# These build their own app and configuration (or need none), so they must not need the environment's.
 main.add_command(demo_command)
+main.add_command(parse_command)

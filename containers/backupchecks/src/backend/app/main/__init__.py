@@ -8,5 +8,6 @@ from . import (  # noqa: E402,F401  (routes attach themselves to bp)
     routes_inbox,
     routes_jobs,
     routes_logging,
+    routes_parsers,
     routes_settings,
 )
