@@ -23,7 +23,7 @@ from ..models import Job, JobRun, MailMessage, MailObject, job_identity_key
 from ..models.types import utcnow
 from ..parsers.base import Attachment, NormalizedMail, ParsedObject
 from ..parsers.normalize import decode_header_value, normalize_eml
-from ..parsers.registry import parse_mail
+from ..parsers.registry import ParseOutcome, parse_mail
 from .objects import record_run_objects
 from .tickets import link_open_tickets_to_run
 
@@ -86,6 +86,18 @@ def ingest_message(raw: bytes, *, received_at: datetime | None = None, graph_mes
         html_body=normalized.html_body if normalized else None,
         location="inbox",
     )
+    # Everything is decided before the first write, so a new mail costs one INSERT (plus its
+    # objects) and, for a known job, the run.
+    job = None
+    if normalized is None:
+        mail.parse_error = f"Not a readable mail: {unreadable}"
+        mail.parsed_at = now_at
+    else:
+        _set_parse_outcome(mail, parse_mail(normalized), now_at)
+        job = find_live_job(mail.identity_key) if mail.parsed and mail.identity_key else None
+        if job is not None:
+            mail.location = "processed"
+            mail.job_id = job.id
     # A concurrent importer may store the same mail between our check and our insert; the unique
     # Message-ID decides, and the loser treats the mail as already stored.
     try:
@@ -97,14 +109,7 @@ def ingest_message(raw: bytes, *, received_at: datetime | None = None, graph_mes
         if existing is None:
             raise
         return IngestResult(existing, created=False, run=None)
-
-    if normalized is None:
-        mail.parse_error = f"Not a readable mail: {unreadable}"
-        mail.parsed_at = now_at
-        db.session.flush()
-        return IngestResult(mail, created=True, run=None)
-    apply_parse(mail, normalized, now_at)
-    run = process_parsed_mail(mail)
+    run = _add_run(job, mail) if job is not None else None
     return IngestResult(mail, created=True, run=run)
 
 
@@ -130,10 +135,14 @@ def attachments_of(mail: MailMessage) -> tuple[Attachment, ...]:
 
 
 def apply_parse(mail: MailMessage, normalized: NormalizedMail, now_at: datetime | None = None) -> None:
-    """Run the parser registry and store its outcome on the mail (replacing an earlier one)."""
-    outcome = parse_mail(normalized)
-    mail.parsed_at = now_at or utcnow()
+    """Run the parser registry again on a stored mail and store its outcome (replacing the earlier one)."""
     mail.objects.clear()
+    _set_parse_outcome(mail, parse_mail(normalized), now_at or utcnow())
+    db.session.flush()
+
+
+def _set_parse_outcome(mail: MailMessage, outcome: ParseOutcome, now_at: datetime) -> None:
+    mail.parsed_at = now_at
     result = outcome.result
     mail.parser_key = outcome.parser.key if outcome.parser else None
     mail.parse_error = outcome.error if outcome.parser else NO_PARSER_ERROR
@@ -149,7 +158,6 @@ def apply_parse(mail: MailMessage, normalized: NormalizedMail, now_at: datetime 
     for parsed in (result.objects if result else ()):
         mail.objects.append(MailObject(name=parsed.name[:512], object_type=parsed.type, status=parsed.status,
                                        error_message=parsed.error))
-    db.session.flush()
 
 
 def find_live_job(identity_key: str) -> Job | None:
@@ -167,15 +175,20 @@ def process_parsed_mail(mail: MailMessage) -> JobRun | None:
 
 
 def create_run_from_mail(job: Job, mail: MailMessage) -> JobRun:
+    """The run of a stored mail (created once: a mail already turned into a run returns that run)."""
     existing = db.session.scalar(select(JobRun).where(JobRun.mail_message_id == mail.id))
     if existing is not None:
         return existing
+    mail.location = "processed"
+    mail.job_id = job.id
+    return _add_run(job, mail)
+
+
+def _add_run(job: Job, mail: MailMessage) -> JobRun:
     run_at = mail.run_at or mail.received_at
     run = JobRun(job_id=job.id, run_at=run_at, status=mail.overall_status, informational=mail.informational,
                  mail_message_id=mail.id, message=mail.parse_message)
     db.session.add(run)
-    mail.location = "processed"
-    mail.job_id = job.id
     db.session.flush()
     objects = [ParsedObject(name=o.name, type=o.object_type or "", status=o.status or "success",
                             error=o.error_message) for o in mail.objects]

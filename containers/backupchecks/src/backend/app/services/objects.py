@@ -19,8 +19,11 @@ def record_run_objects(job: Job, run: JobRun, objects: Sequence[ParsedObject], o
     known = {(o.object_type, o.name): o for o in db.session.scalars(
         select(CustomerObject).where(CustomerObject.customer_id == job.customer_id,
                                      CustomerObject.name.in_([p.name[:512] for p in objects])))}
+    # Only the links of these objects: a job with thousands of objects must not load them all per run.
     links = {link.customer_object_id: link for link in db.session.scalars(
-        select(JobObjectLink).where(JobObjectLink.job_id == job.id))}
+        select(JobObjectLink).where(JobObjectLink.job_id == job.id,
+                                    JobObjectLink.customer_object_id.in_([o.id for o in known.values()])))
+             } if known else {}
     seen: set[int] = set()
     for parsed in objects:
         key = (parsed.type or "", parsed.name[:512])
