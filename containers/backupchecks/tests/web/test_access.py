@@ -6,7 +6,7 @@ import pytest
 
 from backend.app.auth.access import ACCESS_ATTRIBUTE, PUBLIC
 from backend.app.extensions import db
-from backend.app.models import ROLES
+from backend.app.models import ROLES, Override
 from backend.app.services.mail_ingest import ingest_message
 
 from ..factories import make_customer, make_job, make_run
@@ -38,14 +38,16 @@ def _page_urls(app) -> list[tuple[str, str]]:
     """(endpoint, url) for every GET page, with ids of real rows filled in."""
     customer = make_customer()
     job = make_job(customer)
-    make_run(job)
+    run = make_run(job)
+    override = Override(level="object", job_id=job.id, error_match="contains")
+    db.session.add(override)
     from ..factories import make_user
 
     other = make_user("viewer")
     mail = ingest_message(simple_mail(attachment=("report.csv", "text/csv", b"a,b\n1,2\n"))).mail
     db.session.commit()
     ids = {"customer_id": customer.id, "job_id": job.id, "user_id": other.id, "slug": "roles", "mail_id": mail.id,
-           "index": 0}
+           "index": 0, "run_id": run.id, "override_id": override.id}
     urls = []
     with app.test_request_context():
         from flask import url_for

@@ -8,6 +8,8 @@ from . import (  # noqa: E402,F401  (routes attach themselves to bp)
     routes_inbox,
     routes_jobs,
     routes_logging,
+    routes_overrides,
     routes_parsers,
+    routes_run_checks,
     routes_settings,
 )

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
@@ -51,4 +61,30 @@ class MailImportForm(FlaskForm):
                                     validators=[InputRequired(), NumberRange(1, 1440)])
     batch_size = IntegerField("Batch size", default=50, validators=[InputRequired(), NumberRange(1, 1000)],
                               description="Messages per Graph page; a pass empties the source folder.")
+    submit = SubmitField("Save")
+
+
+class OverrideForm(FlaskForm):
+    level = SelectField("Level", choices=[SelectChoice("global", "Global: across all jobs"),
+                                          SelectChoice("object", "Object: one job, or one object of a job")])
+    job_id = IntegerField("Job", validators=[Optional()])
+    object_name = StringField("Object", validators=[Optional(), Length(max=512)],
+                              description="Object level: one object (VM, machine, share) by name; "
+                                          "empty for the whole job.")
+    backup_software = StringField("Backup software", validators=[Optional(), Length(max=100)],
+                                  description="Global: empty matches any.")
+    backup_type = StringField("Backup type", validators=[Optional(), Length(max=100)],
+                              description="Global: empty matches any.")
+    status_match = SelectField("Status", choices=[SelectChoice("", "Any status"), SelectChoice("failed", "Failed"),
+                                                  SelectChoice("warning", "Warning"), SelectChoice("missed", "Missed")])
+    error_text = TextAreaField("Error text", validators=[Optional(), Length(max=5000)],
+                               description="Empty matches any error.")
+    error_match = SelectField("Error text match", choices=[
+        SelectChoice("contains", "contains (ignoring case)"), SelectChoice("exact", "is exactly"),
+        SelectChoice("starts", "starts with"), SelectChoice("ends", "ends with")])
+    valid_from = DateField("From", validators=[Optional()])
+    valid_until = DateField("Until", validators=[Optional()])
+    active = BooleanField("Active", default=True)
+    comment = TextAreaField("Comment", validators=[Optional(), Length(max=5000)],
+                            description="Why this problem is accepted, e.g. a ticket number.")
     submit = SubmitField("Save")

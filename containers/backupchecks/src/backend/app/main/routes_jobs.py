@@ -1,13 +1,28 @@
 from __future__ import annotations
 
-from flask import abort, render_template, request
-from sqlalchemy import func, select
+import json
+from datetime import UTC, datetime
 
-from ..auth.access import READERS, roles_required
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ..auth.access import ADMIN, READERS, roles_required
 from ..extensions import db
-from ..models import Customer, Job, JobRun
-from ..services.jobs import live_jobs_query
+from ..models import Customer, Job, JobObjectLink, JobRun, Override
+from ..services.job_admin import (
+    ImportError_,
+    archive_job,
+    delete_job,
+    export_installation,
+    import_installation,
+    unarchive_job,
+)
+from ..services.jobs import job_status_bar, live_jobs_query
+from ..timefmt import current_zone
 from . import bp
+from .forms import ConfirmForm
 from .pagination import paginate
 
 
@@ -30,11 +45,89 @@ def jobs():
     return render_template("main/jobs.html", page=page, customer=customer, q=q)
 
 
-@bp.route("/jobs/<int:job_id>")
-@roles_required(*READERS)
-def job_detail(job_id: int):
+def _get_job(job_id: int) -> Job:
     job = db.session.get(Job, job_id)
     if job is None or job.deleted_at is not None:
         abort(404)
-    runs = paginate(select(JobRun).where(JobRun.job_id == job.id).order_by(JobRun.run_at.desc()), per_page=25)
-    return render_template("main/job_detail.html", job=job, runs=runs)
+    return job
+
+
+@bp.route("/jobs/<int:job_id>")
+@roles_required(*READERS)
+def job_detail(job_id: int):
+    job = _get_job(job_id)
+    runs = paginate(select(JobRun).where(JobRun.job_id == job.id).order_by(JobRun.run_at.desc(), JobRun.id.desc())
+                    .options(selectinload(JobRun.reviewed_by)), per_page=25)
+    objects = db.session.scalars(select(JobObjectLink).where(JobObjectLink.job_id == job.id)
+                                 .options(selectinload(JobObjectLink.customer_object))
+                                 .order_by(JobObjectLink.last_seen_at.desc())).all()
+    overrides = db.session.scalars(select(Override).where(Override.job_id == job.id).order_by(Override.id)).all()
+    bar = job_status_bar(job.id, current_zone(), datetime.now(UTC), days=28)
+    return render_template("main/job_detail.html", job=job, runs=runs, objects=objects, bar=bar,
+                           overrides=overrides, confirm_form=ConfirmForm())
+
+
+@bp.route("/jobs/<int:job_id>/archive", methods=["POST"])
+@roles_required(*ADMIN)
+def job_archive(job_id: int):
+    job = _get_job(job_id)
+    if request.form.get("action") == "unarchive":
+        unarchive_job(current_user, job)
+        flash(f"Job {job.job_name} is active again.", "success")
+    else:
+        archive_job(current_user, job)
+        flash(f"Job {job.job_name} archived: it is out of every queue.", "success")
+    db.session.commit()
+    return redirect(url_for("main.job_detail", job_id=job.id))
+
+
+@bp.route("/jobs/<int:job_id>/delete", methods=["POST"])
+@roles_required(*ADMIN)
+def job_delete(job_id: int):
+    job = _get_job(job_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    delete_job(current_user, job)
+    db.session.commit()
+    flash(f"Job {job.job_name} deleted.", "success")
+    return redirect(url_for("main.jobs", customer_id=job.customer_id))
+
+
+@bp.route("/jobs/archived")
+@roles_required(*READERS)
+def archived_jobs():
+    query = (select(Job, Customer.name.label("customer_name")).join(Customer, Customer.id == Job.customer_id)
+             .where(Job.archived_at.is_not(None), Job.deleted_at.is_(None))
+             .order_by(Job.archived_at.desc()))
+    return render_template("main/archived_jobs.html", page=paginate(query, per_page=50, scalars=False))
+
+
+@bp.route("/jobs/export.json")
+@roles_required(*ADMIN)
+def jobs_export():
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    return Response(json.dumps(export_installation(), indent=2, ensure_ascii=False), mimetype="application/json",
+                    headers={"Content-Disposition": f"attachment; filename=backupchecks-export-{stamp}.json"})
+
+
+@bp.route("/jobs/import", methods=["POST"])
+@roles_required(*ADMIN)
+def jobs_import():
+    upload = request.files.get("file")
+    if not upload or not upload.filename:
+        flash("Choose an export file.", "warning")
+        return redirect(url_for("main.jobs"))
+    try:
+        report = import_installation(current_user, upload.read())
+    except ImportError_ as exc:
+        db.session.rollback()
+        flash(f"Import refused: {exc}", "danger")
+        return redirect(url_for("main.jobs"))
+    db.session.commit()
+    flash(f"Imported {report.customers_created} customer(s) and {report.jobs_created} job(s); "
+          f"{report.customers_existing} customer(s) and {report.jobs_existing} job(s) were already here.",
+          "success" if not report.errors else "warning")
+    for error in report.errors[:20]:
+        flash(f"Skipped {error}", "warning")
+    return redirect(url_for("main.jobs"))
+

@@ -6,6 +6,7 @@ from .customers import Customer
 from .jobs import RUN_STATUSES, STATUS_SEVERITY, Job, JobRun, job_identity_key
 from .mail import MAIL_LOCATIONS, MailMessage, MailObject
 from .objects import CustomerObject, JobObjectLink, RunObjectLink
+from .overrides import ERROR_MATCH_TYPES, OVERRIDE_LEVELS, Override
 from .settings import DEFAULT_UI_TIMEZONE, SystemSettings
 from .users import ROLE_LABELS, ROLES, LoginAttempt, User
 
@@ -15,6 +16,7 @@ __all__ = [
     "Customer",
     "CustomerObject",
     "DEFAULT_UI_TIMEZONE",
+    "ERROR_MATCH_TYPES",
     "Job",
     "JobObjectLink",
     "JobRun",
@@ -22,6 +24,8 @@ __all__ = [
     "MAIL_LOCATIONS",
     "MailMessage",
     "MailObject",
+    "OVERRIDE_LEVELS",
+    "Override",
     "ROLES",
     "ROLE_LABELS",
     "RUN_STATUSES",

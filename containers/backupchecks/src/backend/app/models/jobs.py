@@ -92,6 +92,11 @@ class JobRun(db.Model):
         # A mail becomes at most one run, however often an import is retried.
         UniqueConstraint("mail_message_id"),
         CheckConstraint("status IN ('success', 'warning', 'failed', 'missed')", name="status_known"),
+        CheckConstraint("effective_status IN ('success', 'warning', 'failed', 'missed')",
+                        name="effective_status_known"),
+        # The Run Checks queue: unreviewed runs per job.
+        Index("ix_job_runs_unreviewed_job_id", "job_id", postgresql_where=text("reviewed_at IS NULL"),
+              sqlite_where=text("reviewed_at IS NULL")),
         Index("ix_job_runs_job_id_run_at", "job_id", "run_at"),
         Index("ix_job_runs_run_at", "run_at"),
     )
@@ -99,7 +104,13 @@ class JobRun(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
     run_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # What the source reported; never changed afterwards.
     status: Mapped[str] = mapped_column(String(10), nullable=False)
+    # What every page, count and report uses: the status after overrides and "Mark as success".
+    effective_status: Mapped[str] = mapped_column(String(10), nullable=False)
+    override_id: Mapped[int | None] = mapped_column(ForeignKey("overrides.id", ondelete="SET NULL"))
+    marked_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    marked_success_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     informational: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     mail_message_id: Mapped[int | None] = mapped_column(ForeignKey("mail_messages.id", ondelete="SET NULL"))
     # NULL for runs from mail; "cove_api" for Cove imports.
@@ -120,6 +131,13 @@ class JobRun(db.Model):
     job = relationship("Job", back_populates="runs")
     mail_message = relationship("MailMessage", foreign_keys=[mail_message_id])
     reviewed_by = relationship("User", foreign_keys=[reviewed_by_id])
+    override = relationship("Override")
+    object_links = relationship("RunObjectLink", passive_deletes=True, order_by="RunObjectLink.id")
+
+    def __init__(self, **kwargs) -> None:
+        # A new run starts with the reported status; overrides are applied after it is created.
+        kwargs.setdefault("effective_status", kwargs.get("status"))
+        super().__init__(**kwargs)
 
     def __repr__(self) -> str:
         return f"<JobRun {self.id} job={self.job_id} {self.status} {self.run_at:%Y-%m-%d %H:%M}>"

@@ -25,7 +25,7 @@ from ..parsers.base import Attachment, NormalizedMail, ParsedObject
 from ..parsers.normalize import decode_header_value, normalize_eml
 from ..parsers.registry import ParseOutcome, parse_mail
 from .objects import record_run_objects
-from .tickets import link_open_tickets_to_run
+from .runs import finish_new_run
 
 NO_PARSER_ERROR = "No parser recognises this mail."
 MAX_MESSAGE_ID_LENGTH = 998
@@ -193,5 +193,5 @@ def _add_run(job: Job, mail: MailMessage) -> JobRun:
     objects = [ParsedObject(name=o.name, type=o.object_type or "", status=o.status or "success",
                             error=o.error_message) for o in mail.objects]
     record_run_objects(job, run, objects, observed_at=run_at)
-    link_open_tickets_to_run(run)
+    finish_new_run(job, run)
     return run

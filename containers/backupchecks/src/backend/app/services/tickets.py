@@ -13,3 +13,9 @@ from ..models import JobRun
 def link_open_tickets_to_run(run: JobRun) -> int:
     """Link the tickets and remarks that are open for the run's job; returns how many were linked."""
     return 0
+
+
+def alerts_for_run(run: JobRun) -> dict[str, list[dict]]:
+    """Tickets and remarks for a run, from both sources of the seeds (direct links and the job's
+    open scopes), each once. With no tickets or remarks recorded yet, both lists are empty."""
+    return {"tickets": [], "remarks": []}

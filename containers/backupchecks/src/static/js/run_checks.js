@@ -1,0 +1,124 @@
+// Run Checks: keyboard navigation, bulk selection, the run modal and its actions.
+(function () {
+  "use strict";
+  var rows = Array.prototype.slice.call(document.querySelectorAll(".check-row"));
+  var checks = rows.map(function (r) { return r.querySelector(".row-check"); });
+  var counter = document.getElementById("selected-count");
+  var selectAll = document.getElementById("select-all");
+  var modalEl = document.getElementById("run-modal");
+  var modal = new bootstrap.Modal(modalEl);
+  var body = document.getElementById("run-modal-body");
+  var current = -1;
+  var changed = false;
+
+  function updateCount() { counter.textContent = checks.filter(function (c) { return c.checked; }).length; }
+  checks.forEach(function (c) { c.addEventListener("change", updateCount); });
+  if (selectAll) {
+    selectAll.addEventListener("change", function () {
+      checks.forEach(function (c) { c.checked = selectAll.checked; });
+      updateCount();
+    });
+  }
+  updateCount();
+
+  function focusRow(index) {
+    if (!rows.length) { return; }
+    current = Math.max(0, Math.min(rows.length - 1, index));
+    rows.forEach(function (r, i) { r.classList.toggle("table-active", i === current); });
+    rows[current].focus();
+  }
+
+  function post(url, data) {
+    return window.bcFetch(url, {method: "POST", body: data, headers: {"X-Requested-With": "fetch"}})
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r; });
+  }
+
+  function loadAlerts(card) {
+    fetch(card.dataset.alertsUrl, {credentials: "same-origin"})
+      .then(function (r) { return r.json(); })
+      .then(function (alerts) {
+        var box = card.querySelector(".run-alerts");
+        box.textContent = "";
+        alerts.tickets.forEach(function (t) {
+          var line = document.createElement("div");
+          line.textContent = "🎫 " + t.code + (t.description ? " — " + t.description : "");
+          box.appendChild(line);
+        });
+        alerts.remarks.forEach(function (r) {
+          var line = document.createElement("div");
+          line.textContent = "💬 " + r.text;
+          box.appendChild(line);
+        });
+      });
+  }
+
+  function wire(container) {
+    container.querySelectorAll(".run-card").forEach(loadAlerts);
+    container.querySelectorAll(".run-action").forEach(function (button) {
+      button.addEventListener("click", function () {
+        post(button.dataset.url, new FormData()).then(function () { changed = true; reload(); });
+      });
+    });
+    container.querySelectorAll(".mark-success").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var future = window.confirm("Also create an override so the same problem on future runs of this job counts as success?\n\nOK: yes, create the override.  Cancel: only this run.");
+        var data = new FormData();
+        data.append("create_override", future ? "1" : "0");
+        post(button.dataset.url, data).then(function () { changed = true; reload(); });
+      });
+    });
+    container.querySelectorAll(".remark-form").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        post(form.dataset.url, new FormData(form)).then(function () {
+          form.querySelector("button").textContent = "Saved ✓";
+        });
+      });
+    });
+    var reviewForm = container.querySelector(".review-job-form");
+    if (reviewForm) {
+      reviewForm.addEventListener("submit", function (event) {
+        event.preventDefault();
+        post(reviewForm.action, new FormData(reviewForm)).then(function () { changed = true; modal.hide(); });
+      });
+    }
+  }
+
+  var openUrl = null;
+  function reload() {
+    fetch(openUrl, {credentials: "same-origin"})
+      .then(function (r) { return r.text(); })
+      .then(function (html) { body.innerHTML = html; wire(body); });
+  }
+  function openRow(row) {
+    openUrl = row.dataset.detailUrl;
+    body.textContent = "Loading…";
+    modal.show();
+    reload();
+  }
+  modalEl.addEventListener("hidden.bs.modal", function () { if (changed) { window.location.reload(); } });
+
+  rows.forEach(function (row, index) {
+    row.addEventListener("click", function (event) {
+      if (event.target.closest("input, a, label")) { return; }
+      focusRow(index);
+      openRow(row);
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (modalEl.classList.contains("show") || event.target.closest("input, select, textarea")) { return; }
+    if (event.key === "j") { focusRow(current + 1); event.preventDefault(); }
+    else if (event.key === "k") { focusRow(current - 1); event.preventDefault(); }
+    else if (event.key === "x" && current >= 0) { checks[current].checked = !checks[current].checked; updateCount(); }
+    else if (event.key === "Enter" && current >= 0) { openRow(rows[current]); event.preventDefault(); }
+    else if (event.key === "r" && current >= 0) {
+      var data = new FormData();
+      data.append("job_ids", rows[current].dataset.jobId);
+      post(document.getElementById("bulk-review").getAttribute("formaction"), data).then(function () {
+        rows[current].classList.add("text-decoration-line-through", "opacity-50");
+        focusRow(current + 1);
+      });
+    }
+  });
+})();
