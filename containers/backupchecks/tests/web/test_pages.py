@@ -90,3 +90,25 @@ def test_documentation_pages_render(client, login_as):
     page = client.get("/documentation/roles").get_data(as_text=True)
     assert "<table>" in page and "Reporter" in page
     assert client.get("/documentation/nope").status_code == 404
+
+
+def test_dashboard_uses_effective_status_and_links_to_filtered_pages(client, login_as):
+    login_as("operator")
+    job = make_job(make_customer("Effective"))
+    run = make_run(job, status="failed", run_at=datetime.now(UTC))
+    run.effective_status = "success"  # as an override would leave it
+    make_run(job, status="warning", run_at=datetime.now(UTC))
+    db.session.commit()
+    page = client.get("/dashboard").get_data(as_text=True)
+    block = page.split('id="runs-success"')[1].split("</a>")[0]
+    assert '<div class="display-6">1</div>' in block
+    assert 'href="/run-checks?status=failed"' in page
+    assert 'id="stat-unreviewed"' in page and 'href="/inbox"' in page
+    unreviewed = page.split('id="stat-unreviewed"')[1].split("</a>")[0]
+    assert '<div class="display-6">2</div>' in unreviewed
+
+
+def test_viewer_dashboard_has_no_links_to_pages_it_cannot_open(client, login_as):
+    login_as("viewer")
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert 'href="/run-checks' not in page and 'href="/inbox"' not in page

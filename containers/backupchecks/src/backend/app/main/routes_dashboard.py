@@ -10,6 +10,7 @@ from ..auth.access import EVERYONE, READERS, public, roles_required
 from ..extensions import db
 from ..models import Customer, Job, MailMessage
 from ..services.jobs import count_runs_by_status, live_jobs_query, local_day_bounds
+from ..services.run_checks import unreviewed_run_count
 from ..timefmt import current_zone
 from . import bp
 
@@ -47,6 +48,7 @@ def dashboard():
         "archived_jobs": db.session.scalar(
             select(func.count(Job.id)).where(Job.archived_at.is_not(None), Job.deleted_at.is_(None))) or 0,
     }
+    counts["unreviewed"] = unreviewed_run_count()
     runs = count_runs_by_status(start_at, end_at)
     return render_template("main/dashboard.html", counts=counts, runs=runs, today=today,
                            runs_total=sum(runs.values()))
