@@ -61,10 +61,11 @@ def test_override_from_a_run_then_review_the_queue(page, tmp_path):
 
 
 def test_keyboard_moves_through_rows_and_reviews(page, tmp_path):
-    raw = (FIXTURES / "synology" / "hb-en-success.eml").read_bytes()
+    # A job no other browser test uses: the live server's database is shared by the session.
+    raw = (FIXTURES / "veeam" / "vbr-backup-success.eml").read_bytes()
     log_in(page, "admin")
-    _upload(page, tmp_path, "kb.eml", variant(raw, "<kb-1@nas01>"))
-    page.locator(".mail-row", has_text="Daily to C2").first.click()
+    _upload(page, tmp_path, "kb.eml", variant(raw, "<kb-1@vbr01>"))
+    page.locator(".mail-row", has_text="Backup Job SRV01").first.click()
     page.wait_for_selector("#approve-panel")
     page.fill("#approve-panel input[name=new_customer_name]", "Keyboard Storage")
     page.click("#approve-button")
