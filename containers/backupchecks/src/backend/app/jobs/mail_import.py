@@ -82,6 +82,11 @@ def run_once(now_at: datetime, *, force: bool = False,
         _finish(holder, summary, fatal=summary.errors[-1])
         raise
     _finish(holder, summary)
+    if summary.runs:
+        # New runs can fill slots and change schedules: check for missed runs at once.
+        from . import missed_runs
+
+        missed_runs.run_once(utcnow(), force=True)
     return summary
 
 

@@ -23,9 +23,9 @@ TICK_SECONDS = 30.0
 
 
 def default_passes() -> list[tuple[str, Callable[[datetime], object]]]:
-    from . import mail_import
+    from . import mail_import, missed_runs
 
-    return [("mail_import", mail_import.run_once)]
+    return [("mail_import", mail_import.run_once), ("missed_runs", missed_runs.run_once)]
 
 
 class BackgroundRunner:

@@ -61,6 +61,9 @@ class Job(db.Model):
     # Learned schedule, cached as JSON (services.schedules) with the moment it was learned.
     learned_schedule_json: Mapped[str | None] = mapped_column(Text)
     schedule_learned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Missed runs are only created for slots after this moment: when the current schedule started to
+    # expect runs (first learned, or set by hand). NULL while nothing is expected.
+    schedule_expected_since_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # learned | manual | none
     schedule_mode: Mapped[str] = mapped_column(String(10), nullable=False, default="learned")
     manual_schedule_json: Mapped[str | None] = mapped_column(Text)

@@ -20,6 +20,8 @@ class SystemSettings(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ui_timezone: Mapped[str] = mapped_column(String(64), nullable=False, default=DEFAULT_UI_TIMEZONE)
+    # How long after a slot's tolerance window a run may still arrive before the slot counts as missed.
+    missed_grace_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=60)
 
     # Mail import from a Microsoft 365 mailbox (Graph, app-only).
     graph_tenant_id: Mapped[str | None] = mapped_column(String(100))

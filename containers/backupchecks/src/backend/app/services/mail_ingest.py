@@ -25,6 +25,7 @@ from ..parsers.base import Attachment, NormalizedMail, ParsedObject
 from ..parsers.normalize import decode_header_value, normalize_eml
 from ..parsers.registry import ParseOutcome, parse_mail
 from .objects import record_run_objects
+from .missed_runs import replace_missed_run
 from .runs import finish_new_run
 
 NO_PARSER_ERROR = "No parser recognises this mail."
@@ -193,5 +194,6 @@ def _add_run(job: Job, mail: MailMessage) -> JobRun:
     objects = [ParsedObject(name=o.name, type=o.object_type or "", status=o.status or "success",
                             error=o.error_message) for o in mail.objects]
     record_run_objects(job, run, objects, observed_at=run_at)
+    replace_missed_run(job, run)
     finish_new_run(job, run)
     return run

@@ -9,26 +9,35 @@ Everything is learned and evaluated on the local wall clock of the UI timezone, 
 
 How :func:`infer_schedule` works, in order:
 
-1. Only runs in the look-back (180 days before ``now_at``) are considered.
-2. Intraday: if at least half of the recent active days have several runs, the recurring times of
-   day are found as peaks of a minute-of-day histogram; two or more peaks seen on at least half of
-   the days make an intraday schedule.
-3. Otherwise runs closer than three hours to the first run of their group are retries of it and
-   count once (the first one is the scheduled run).
-4. Change point: walking back from the newest run, the first stretch of consecutive runs at a clearly
-   different time of day (while the older runs are mostly different too) ends the history that is
-   learned from, so a job whose time changed is learned from its recent runs only.
-5. The time of day is the mode of a circular histogram refined by the median deviation, so 23:55
-   and 00:05 are ten minutes apart, not a day. Each run is given to the backup night whose scheduled
-   time is nearest to it (a 00:05 run of a 23:55 job belongs to the evening before).
-6. Weekdays with at least 60% of their nights covered in the last 90 days are scheduled (four or
-   more: daily; one to three: weekly). A weekday whose last three nights all had no run while the
-   job kept running on other days is dropped, and one whose last three nights all ran is added,
-   which makes pattern changes take effect within three weeks.
-7. Without a weekly pattern, monthly candidates over 180 days (day of month, last day of month, nth
-   or last weekday) are scored by how many runs they explain and how many of their dates ran.
-8. The tolerance comes from the 2.5-97.5 percentile spread of the deviations, with a margin, a
-   floor and a cap. Too little evidence for any of this gives ``irregular``: nothing is expected.
+1. Only runs in the look-back (180 days before ``now_at``) are considered; weekly patterns use the
+   last 90 days of them.
+2. Intraday: when most (70%) of the recent active days (28 days) have several runs, recurring
+   times of day are found as peaks of a minute-of-day histogram. A time seen on at least half of the
+   active days since it first appeared is a slot, a slot absent from the last three complete days is
+   dropped, and two or more slots make an intraday schedule.
+3. Otherwise a run less than three hours after the first run of its group is a retry and the group
+   counts once (the first run is the scheduled one).
+4. Change of time: walking back from the newest run, a stretch of recent runs at a clearly different
+   time (beyond max(60 min, 4 sigma of the night-to-night variation)) after older runs that were
+   mostly at another time, with the job no longer running at the old time, ends the history learned
+   from. Until the new time has enough runs nothing is expected, rather than the old time.
+5. The time of day is the densest hour on a circular clock, refined by the median of the runs within
+   an hour of it and put on a 5-minute mark, so 23:55 and 00:05 are ten minutes apart, not a day.
+   Each run belongs to the night whose scheduled time is nearest (a 00:05 run of a 23:55 job belongs
+   to the evening before); on DST nights its deviation is measured against the widened slot window.
+6. Weekdays: a weekday with at least 60% of its dates run is scheduled, and so is one with fewer
+   misses than runs when its misses are plausible for the job's own skip rate. Together they must
+   cover 70% of their dates and explain 75% of the on-time nights; four or more weekdays make a daily
+   schedule, one to three a weekly one. When a weekday stopped (its last three or more dates empty
+   after a well-covered past) or started (three quarters of its dates run from some date on after
+   hardly any before) and the weeks before were a regular pattern too, only the weeks since count.
+7. Without a weekly pattern, monthly candidates over 180 days (day of month, last day of the month,
+   nth or last weekday) are scored by the runs they explain, then by the share of their dates that
+   ran; near midnight both calendar readings are tried.
+8. The tolerance comes from the 2.5-97.5 percentile spread of the deviations (runs hours off are
+   fenced out), times 1.25 (1.5 below 20 runs) plus 10 minutes, on a 5-minute step between 15 and
+   240 minutes (intraday: below half the slot spacing). Too little evidence for any of this gives
+   ``irregular``: nothing is expected.
 """
 
 from __future__ import annotations
@@ -65,8 +74,10 @@ MIN_DAILY_RUNS = 5
 MIN_WEEKLY_RUNS = 3
 MIN_RUNS_PER_WEEKDAY = 2
 MIN_MONTHLY_RUNS = 3
+MAX_DAYS_OF_MONTH = 4
+MIN_MONTHLY_NET = 2
 MIN_INTRADAY_DAYS = 3
-MIN_INTRADAY_ACTIVE_DAYS = 5
+MIN_INTRADAY_ACTIVE_DAYS = 7
 
 # 60% rather than 50% so that a job running every other week is not expected every week.
 WEEKDAY_COVERAGE = 0.6
@@ -74,7 +85,9 @@ MONTHLY_COVERAGE = 0.6
 POOLED_COVERAGE = 0.7
 EXPLAINED_SHARE = 0.75
 INTRADAY_SLOT_COVERAGE = 0.5
-INTRADAY_MULTI_RUN_SHARE = 0.5
+INTRADAY_PEAK_SHARE = 0.25
+# Retries give some nights a second run; an intraday job has several runs on nearly every day.
+INTRADAY_MULTI_RUN_SHARE = 0.7
 RECENT_OPPORTUNITIES = 3
 # Below that share a weekday is still kept when its misses have at least this probability under the
 # job's own skip rate (never assumed below MIN_SKIP_RATE).
@@ -82,6 +95,7 @@ PLAUSIBLE_MISSES = 0.01
 MIN_SKIP_RATE = 0.05
 # A weekday that "started" must have run on at most a quarter of its dates before.
 STARTED_COVERAGE = 0.25
+STARTED_RECENT_COVERAGE = 0.75
 
 # A run more than four hours from the learned time is an extra (manual) run, not the night's run.
 INLIER_MINUTES = 240
@@ -93,6 +107,7 @@ MANUAL_TOLERANCE = 30
 CHANGE_MIN_MINUTES = 60
 CHANGE_RUN_LENGTH = 3
 CHANGE_REFERENCE_RUNS = 3
+CHANGE_OLD_TIME_SHARE = 0.2
 
 INTRADAY_PEAK_HALF_WIDTH = 10
 INTRADAY_MEMBER_MINUTES = 20
@@ -102,6 +117,7 @@ CENTER_PEAK_HALF_WIDTH = 30
 # Manual runs a few hours off would pull a median over all runs; the time comes from runs this close.
 CENTER_NEAR_MINUTES = 60
 TIME_MARK_MINUTES = 5
+MARK_EARLY_MINUTES = 2
 MIDNIGHT_AMBIGUITY_MINUTES = 30
 
 
@@ -175,7 +191,7 @@ class LearnedSchedule:
             days = list(range(7))
         if kind == "weekly" and not days:
             raise ValueError("a weekly schedule needs at least one weekday")
-        month_days = sorted(set(days_of_month))
+        month_days = sorted(set(days_of_month), key=lambda day: (day == -1, day))
         nth = list(nth_weekday) if nth_weekday is not None else None
         if kind == "monthly":
             if not month_days and nth is None:
@@ -397,7 +413,7 @@ def infer_schedule(
         return LearnedSchedule.irregular()
     runs = [_to_local(run_at, tz) for run_at in window]
 
-    intraday = _infer_intraday(runs, now_at, tz)
+    intraday = _infer_intraday(runs, now_at)
     if intraday is not None:
         return intraday
 
@@ -490,8 +506,9 @@ def _explains_runs(used: list[_Night], nights: list[_Night]) -> bool:
 def _weekday_change_date(nights: list[_Night]) -> date | None:
     """The date the weekday pattern last changed, if a weekday recently stopped or started.
 
-    A weekday stopped when its last three dates had no run after a well-covered past; it started
-    when its last three dates all ran after a past with hardly any runs.
+    A weekday stopped when its last three or more dates had no run after a well-covered past. It
+    started when, from some date on, at least three quarters of its dates ran (the odd skip allowed)
+    after a past with hardly any runs.
     """
     first, last = nights[0].night, nights[-1].night
     hit_days = {item.night for item in nights}
@@ -499,20 +516,23 @@ def _weekday_change_date(nights: list[_Night]) -> date | None:
     for weekday in range(7):
         dates = _weekday_dates(weekday, first, last)
         flags = [day in hit_days for day in dates]
-        trailing = 0
-        while trailing < len(flags) and flags[-1 - trailing] == flags[-1]:
-            trailing += 1
-        before = flags[: len(flags) - trailing]
-        if trailing < RECENT_OPPORTUNITIES or len(before) < 2:
-            continue
-        coverage_before = sum(before) / len(before)
-        if flags[-1] and coverage_before <= STARTED_COVERAGE:
-            candidate = dates[len(before)]
-        elif not flags[-1] and coverage_before >= WEEKDAY_COVERAGE:
-            candidate = dates[len(before) - 1] + timedelta(days=1)
+        candidate: date | None = None
+        trailing_misses = 0
+        while trailing_misses < len(flags) and not flags[-1 - trailing_misses]:
+            trailing_misses += 1
+        before = flags[: len(flags) - trailing_misses]
+        if trailing_misses >= RECENT_OPPORTUNITIES and len(before) >= 2:
+            if sum(before) >= WEEKDAY_COVERAGE * len(before):
+                candidate = dates[len(before) - 1] + timedelta(days=1)
         else:
-            continue
-        change = candidate if change is None else max(change, candidate)
+            for split in range(2, len(flags) - RECENT_OPPORTUNITIES + 1):
+                after = flags[split:]
+                if (flags[split] and sum(after) >= STARTED_RECENT_COVERAGE * len(after)
+                        and sum(flags[:split]) <= STARTED_COVERAGE * split):
+                    candidate = dates[split]
+                    break
+        if candidate is not None:
+            change = candidate if change is None else max(change, candidate)
     return change
 
 
@@ -533,12 +553,16 @@ def _infer_monthly(nights: list[_Night], center: int) -> LearnedSchedule | None:
             keys.append(("nth", -1, day.weekday()))
         for key in keys:
             if key not in candidates:
-                dates = [d for d in _candidate_dates(key, first, last)]
+                dates = _candidate_dates(key, first, last)
                 hits = sum(1 for d in dates if d in hit_days)
                 candidates[key] = (hits, hits / len(dates) if dates else 0.0)
 
     def qualifies(score: tuple[int, float]) -> bool:
-        return score[0] >= MIN_MONTHLY_RUNS and score[1] >= MONTHLY_COVERAGE
+        hits, coverage = score
+        # With few runs every miss weighs: three hits need at most one miss, so three runs of a job
+        # that runs on random days do not make a monthly schedule by landing on the same date.
+        misses = hits / coverage - hits if coverage else 0.0
+        return hits >= MIN_MONTHLY_RUNS and coverage >= MONTHLY_COVERAGE and hits - misses >= MIN_MONTHLY_NET
 
     # Ties go to a plain day of the month, then to "last day", then to weekday rules.
     preference = {("day", True): 0, ("day", False): 1, ("nth", True): 2, ("nth", False): 2}
@@ -564,6 +588,9 @@ def _infer_monthly(nights: list[_Night], center: int) -> LearnedSchedule | None:
             if len(extra) >= MIN_MONTHLY_RUNS:
                 chosen.append(key[1])
                 matches.extend(extra)
+        # A job on many days of every month is a daily job seen through a gap, not a monthly one.
+        if len(chosen) > MAX_DAYS_OF_MONTH:
+            return None
         days_of_month, nth = sorted(chosen, key=lambda d: (d == -1, d)), None
         matches.sort(key=lambda item: item.night)
     else:
@@ -580,7 +607,7 @@ def _infer_monthly(nights: list[_Night], center: int) -> LearnedSchedule | None:
     )
 
 
-def _infer_intraday(runs: list[_Run], now_at: datetime, tz: ZoneInfo) -> LearnedSchedule | None:
+def _infer_intraday(runs: list[_Run], now_at: datetime) -> LearnedSchedule | None:
     recent_runs = runs[bisect_left([run.at for run in runs], runs[-1].at - INTRADAY_RECENT):]
     runs_per_day: dict[date, int] = {}
     for run in recent_runs:
@@ -591,7 +618,7 @@ def _infer_intraday(runs: list[_Run], now_at: datetime, tz: ZoneInfo) -> Learned
     if sum(1 for count in runs_per_day.values() if count >= 2) < INTRADAY_MULTI_RUN_SHARE * active_days:
         return None
 
-    centers = sorted(slot[0] for slot in _find_intraday_slots(recent_runs, active_days))
+    centers = sorted(_find_intraday_slots(recent_runs, sorted(runs_per_day)))
     # A slot that none of the last complete active days had (today's later slots may still come) has
     # been taken out of the job's schedule. Runs count for the slot nearest to them, so a late run
     # still shows that its slot is alive.
@@ -631,16 +658,20 @@ def _infer_intraday(runs: list[_Run], now_at: datetime, tz: ZoneInfo) -> Learned
     )
 
 
-def _find_intraday_slots(runs: list[_Run], active_days: int) -> list[tuple[int, list[_Run], set[date]]]:
-    """Recurring times of day, strongest first: (minute of day, runs at it, days it was seen)."""
+def _find_intraday_slots(runs: list[_Run], active_days: list[date]) -> list[int]:
+    """Recurring times of day (minutes), found strongest first as peaks of a minute histogram.
+
+    A time counts when it was seen on at least half of the active days since it first appeared, so
+    a slot added to the job's schedule two weeks ago is not outvoted by the weeks before it.
+    """
     counts = [0] * DAY_MINUTES
     for run in runs:
         counts[int(run.minute) % DAY_MINUTES] += 1
     remaining = list(runs)
-    slots: list[tuple[int, list[_Run], set[date]]] = []
-    while remaining and len(slots) < INTRADAY_MAX_SLOTS:
+    centers: list[int] = []
+    while remaining and len(centers) < INTRADAY_MAX_SLOTS:
         peak, weight = _histogram_peak(counts, INTRADAY_PEAK_HALF_WIDTH)
-        if weight < INTRADAY_SLOT_COVERAGE * active_days:
+        if weight < max(MIN_INTRADAY_DAYS, INTRADAY_PEAK_SHARE * len(active_days)):
             break
         near = [_circular_distance(run.minute, peak) <= INTRADAY_MEMBER_MINUTES for run in remaining]
         members = [run for run, inside in zip(remaining, near, strict=True) if inside]
@@ -649,11 +680,11 @@ def _find_intraday_slots(runs: list[_Run], active_days: int) -> list[tuple[int, 
             counts[int(run.minute) % DAY_MINUTES] -= 1
         if not members:
             break
-        center = _round_to_mark(peak + _median([_wrap(run.minute - peak) for run in members]))
         days = {run.day for run in members}
-        if len(days) >= max(MIN_INTRADAY_DAYS, INTRADAY_SLOT_COVERAGE * active_days):
-            slots.append((center, members, days))
-    return slots
+        days_since = len(active_days) - bisect_left(active_days, min(days))
+        if len(days) >= max(MIN_INTRADAY_DAYS, INTRADAY_SLOT_COVERAGE * days_since):
+            centers.append(_round_to_mark(peak + _median([_wrap(run.minute - peak) for run in members])))
+    return centers
 
 
 def _drop_retries(runs: list[_Run]) -> list[_Run]:
@@ -695,8 +726,14 @@ def _change_start(minutes: list[float]) -> int:
         # Only a cut where the older runs are mostly at another time and the newer ones mostly at
         # the new time is a change; manual runs between a monthly job's runs are neither.
         inside_after = inside_before[count] - inside_before[start]
-        if (inside_before[start] < 0.5 * start and inside_after >= 2
+        if not (inside_before[start] < 0.5 * start and inside_after >= 2
                 and inside_after >= 0.5 * (count - start)):
+            continue
+        # A job whose time changed hardly runs at the old time any more; if it still does, the
+        # recent odd runs were extras (manual runs between a monthly job's runs), not a new schedule.
+        old_reference = _circular_medoid(minutes[max(0, start - CHANGE_REFERENCE_RUNS):start])
+        at_old_time = sum(1 for value in minutes[start:] if _circular_distance(value, old_reference) <= limit)
+        if at_old_time <= CHANGE_OLD_TIME_SHARE * (count - start):
             return start
     return 0
 
@@ -919,6 +956,8 @@ def _to_local(run_at: datetime, tz: ZoneInfo) -> _Run:
 
 
 def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"expected a timezone-aware datetime, got {value!r}")
     return value.astimezone(UTC)
@@ -944,7 +983,13 @@ def _other_side_of_midnight(center: int) -> int | None:
 
 
 def _round_to_mark(minutes: float) -> int:
-    return int(TIME_MARK_MINUTES * round(minutes / TIME_MARK_MINUTES)) % DAY_MINUTES
+    """The 5-minute mark a typical run time belongs to.
+
+    Runs start at or a little after their configured time, rarely before it, so a time up to three
+    minutes past a mark belongs to that mark (22:02:30 is 22:00, 23:58 is 00:00).
+    """
+    mark = TIME_MARK_MINUTES * math.floor((minutes % DAY_MINUTES + MARK_EARLY_MINUTES) / TIME_MARK_MINUTES)
+    return int(mark) % DAY_MINUTES
 
 
 def _format_hhmm(minutes: int) -> str:
@@ -1052,12 +1097,9 @@ def _describe_month_days(schedule: LearnedSchedule) -> str:
         n, weekday = schedule.nth_weekday
         return f"on the {ORDINALS[n]} {WEEKDAY_NAMES[weekday]} of the month"
     plain = [str(day) for day in schedule.days_of_month if day != -1]
-    parts = []
-    if plain:
-        parts.append(f"{_plural(len(plain), 'day')} {_join_words(plain)}")
-    if -1 in schedule.days_of_month:
-        parts.append("the last day")
-    return f"on {_join_words(parts)} of the month"
+    words = plain + (["the last day"] if -1 in schedule.days_of_month else [])
+    prefix = f"{_plural(len(plain), 'day')} " if plain else ""
+    return f"on {prefix}{_join_words(words)} of the month"
 
 
 def _join_words(parts: Sequence[str]) -> str:

@@ -1,0 +1,42 @@
+"""The missed-run pass: every few minutes, and right after each mail import."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ..extensions import db
+from ..models.types import utcnow
+from ..services.audit import record_audit
+from ..services.background import claim_task, get_task, instance_name, release_task
+from ..services.missed_runs import MissedPassSummary, ensure_missed_runs
+
+TASK_NAME = "missed_runs"
+INTERVAL = timedelta(minutes=5)
+LEASE = timedelta(minutes=15)
+
+
+def run_once(now_at: datetime, *, force: bool = False) -> MissedPassSummary | None:
+    task = get_task(TASK_NAME)
+    if not force and task.last_started_at is not None and task.last_started_at + INTERVAL > now_at:
+        db.session.commit()
+        return None
+    holder = instance_name()
+    if not claim_task(TASK_NAME, holder, now_at, LEASE):
+        db.session.commit()
+        return None
+    db.session.commit()
+    try:
+        summary = ensure_missed_runs(now_at)
+    except Exception as exc:
+        db.session.rollback()
+        release_task(TASK_NAME, holder, utcnow(), "error", None, f"{type(exc).__name__}: {exc}")
+        record_audit("missed_runs_failed", f"Missed-run pass failed: {type(exc).__name__}: {exc}")
+        db.session.commit()
+        raise
+    text = (f"{summary.jobs_checked} job(s) checked, {summary.schedules_learned} schedule(s) learned, "
+            f"{summary.missed_created} missed run(s) created")
+    release_task(TASK_NAME, holder, utcnow(), "ok", text)
+    if summary.missed_created:
+        record_audit("missed_runs", f"Missed-run pass: {text}")
+    db.session.commit()
+    return summary

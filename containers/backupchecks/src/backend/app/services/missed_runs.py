@@ -1,0 +1,121 @@
+"""Missed runs: a run the schedule expected that did not come.
+
+A slot is missed once its tolerance window plus the grace time has passed without a run. It gets a
+JobRun with status "missed" (one per slot: job_runs has a unique (job_id, missed_slot_at)), which
+goes to Run Checks like any other run. A real run that arrives late for the slot replaces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Customer, Job, JobRun
+from .job_schedules import effective_schedule, is_paused, learn_job_schedule, needs_relearning
+from .runs import finish_new_run
+from .schedules import LearnedSchedule, expected_slots, match_runs_to_slots, slot_status
+from .settings import get_settings, ui_zone
+
+# A pass looks this far back at most: after a long outage it fills two weeks, not the whole history.
+MAX_LOOKBACK = timedelta(days=14)
+
+
+@dataclass
+class MissedPassSummary:
+    jobs_checked: int = 0
+    schedules_learned: int = 0
+    missed_created: int = 0
+
+
+def _eligible_jobs(job_ids: list[int] | None) -> list[Job]:
+    query = (select(Job).join(Customer, Customer.id == Job.customer_id)
+             .where(Job.deleted_at.is_(None), Job.archived_at.is_(None), Customer.active.is_(True),
+                    Job.informational.is_(False), Job.cove_account_id.is_(None) | (Job.backup_type != "Workstation")))
+    if job_ids is not None:
+        query = query.where(Job.id.in_(job_ids))
+    return list(db.session.scalars(query.order_by(Job.id)))
+
+
+def ensure_missed_runs(now_at: datetime, job_ids: list[int] | None = None) -> MissedPassSummary:
+    """Create the missed runs of every eligible job up to ``now_at``; idempotent. Flushes."""
+    zone, grace = ui_zone(), get_settings().missed_grace_minutes
+    summary = MissedPassSummary()
+    jobs = _eligible_jobs(job_ids)
+    if not jobs:
+        return summary
+    ids = [job.id for job in jobs]
+    last_runs = dict(db.session.execute(
+        select(JobRun.job_id, func.max(JobRun.run_at)).where(JobRun.job_id.in_(ids), JobRun.status != "missed")
+        .group_by(JobRun.job_id)).all())
+    first_runs = dict(db.session.execute(
+        select(JobRun.job_id, func.min(JobRun.run_at)).where(JobRun.job_id.in_(ids), JobRun.status != "missed")
+        .group_by(JobRun.job_id)).all())
+    for job in jobs:
+        summary.jobs_checked += 1
+        if job.schedule_mode == "learned" and needs_relearning(job, now_at, last_runs.get(job.id)):
+            learn_job_schedule(job, now_at, zone)
+            summary.schedules_learned += 1
+        schedule = effective_schedule(job)
+        if schedule is None or job.schedule_expected_since_at is None or job.id not in first_runs:
+            continue
+        start_at = max(job.schedule_expected_since_at, first_runs[job.id], now_at - MAX_LOOKBACK)
+        summary.missed_created += _missed_for_job(job, schedule, start_at, now_at, zone, grace)
+    db.session.flush()
+    return summary
+
+
+def _missed_for_job(job: Job, schedule: LearnedSchedule, start_at: datetime, now_at: datetime, zone: ZoneInfo,
+                    grace: int) -> int:
+    slots = [s for s in expected_slots(schedule, start_at, now_at, zone) if not is_paused(job, s.local_date)]
+    if not slots:
+        return 0
+    margin = timedelta(minutes=schedule.tolerance_minutes + grace + 60)
+    rows = db.session.execute(
+        select(JobRun.run_at, JobRun.status, JobRun.missed_slot_at)
+        .where(JobRun.job_id == job.id, JobRun.run_at >= slots[0].window_start_at - margin,
+               JobRun.run_at <= now_at + margin)).all()
+    real_runs = [r.run_at for r in rows if r.status != "missed"]
+    recorded = {r.missed_slot_at for r in rows if r.missed_slot_at is not None}
+    created = 0
+    for slot, run_at in match_runs_to_slots(slots, real_runs, grace_minutes=grace):
+        if slot.slot_at in recorded or slot_status(slot, run_at, now_at, grace) != "missed":
+            continue
+        run = JobRun(job_id=job.id, run_at=slot.slot_at, status="missed", missed_slot_at=slot.slot_at,
+                     message=f"No run arrived for the {slot.local_time} slot of {slot.local_date.isoformat()} "
+                             f"(expected {schedule.describe()}).")
+        try:
+            with db.session.begin_nested():
+                db.session.add(run)
+                db.session.flush()
+        except IntegrityError:
+            continue  # another instance recorded this slot meanwhile
+        finish_new_run(job, run)
+        created += 1
+    return created
+
+
+def replace_missed_run(job: Job, run: JobRun) -> JobRun | None:
+    """A real run arrived late for a slot that was already reported missed: the missed run goes.
+
+    Returns the missed run that was removed (flushed), or None.
+    """
+    schedule = effective_schedule(job)
+    if schedule is None or run.status == "missed":
+        return None
+    reach = timedelta(minutes=schedule.tolerance_minutes + get_settings().missed_grace_minutes)
+    candidates = db.session.scalars(
+        select(JobRun).where(JobRun.job_id == job.id, JobRun.status == "missed",
+                             JobRun.missed_slot_at >= run.run_at - reach, JobRun.missed_slot_at <= run.run_at + reach)
+    ).all()
+    if not candidates:
+        return None
+    nearest = min(candidates, key=lambda m: abs((m.missed_slot_at - run.run_at).total_seconds()))
+    db.session.delete(nearest)
+    db.session.flush()
+    return nearest
+
