@@ -34,6 +34,52 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(jobs_group)
     app.cli.add_command(import_mail_command)
+    app.cli.add_command(schedule_group)
+
+
+@click.group("schedule", help="Schedules.")
+def schedule_group() -> None:
+    pass
+
+
+@schedule_group.command("infer")
+@click.argument("runs_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--tz", "zone_name", default=None, help="IANA timezone (default: the configured UI timezone).")
+@with_appcontext
+def schedule_infer(runs_file: Path, zone_name: str | None) -> None:
+    """Learn a schedule from RUNS_FILE (a JSON list of ISO-8601 timestamps with offsets) and print it as JSON."""
+    import json
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from .services.schedules import infer_schedule
+
+    try:
+        raw = json.loads(runs_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {runs_file}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{runs_file} is not JSON: {exc}") from None
+    if not isinstance(raw, list):
+        raise click.ClickException(f"{runs_file} must hold a JSON list of timestamps")
+    run_times = []
+    for index, value in enumerate(raw):
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise click.ClickException(f"item {index}: {value!r} is not an ISO-8601 timestamp") from None
+        if moment.tzinfo is None:
+            raise click.ClickException(f"item {index}: {value!r} has no offset")
+        run_times.append(moment.astimezone(UTC))
+    if zone_name:
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise click.ClickException(f"unknown timezone {zone_name!r}") from None
+    else:
+        from .services.settings import ui_zone
+
+        zone = ui_zone()
+    click.echo(json.dumps(infer_schedule(sorted(run_times), zone).to_dict()))
 
 
 @click.group("jobs", help="Background passes.")

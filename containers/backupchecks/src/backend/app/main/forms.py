@@ -8,6 +8,7 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -30,6 +31,9 @@ class CustomerImportForm(FlaskForm):
 
 class GeneralSettingsForm(FlaskForm):
     ui_timezone = SelectField("UI timezone", validators=[DataRequired()])
+    missed_grace_minutes = IntegerField(
+        "Grace before a run counts as missed (minutes)", default=60, validators=[InputRequired(), NumberRange(0, 1440)],
+        description="After a slot's tolerance window, wait this long for a late run before reporting it missed.")
     submit = SubmitField("Save")
 
 
@@ -87,4 +91,31 @@ class OverrideForm(FlaskForm):
     active = BooleanField("Active", default=True)
     comment = TextAreaField("Comment", validators=[Optional(), Length(max=5000)],
                             description="Why this problem is accepted, e.g. a ticket number.")
+    submit = SubmitField("Save")
+
+
+WEEKDAY_CHOICES = [SelectChoice(str(i), name) for i, name in
+                   enumerate(("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))]
+
+
+class ScheduleForm(FlaskForm):
+    mode = SelectField("Schedule", choices=[SelectChoice("learned", "Learned from the runs"),
+                                            SelectChoice("manual", "Set by hand"),
+                                            SelectChoice("none", "No schedule (nothing expected)")])
+    kind = SelectField("Kind", choices=[SelectChoice("daily", "Daily"), SelectChoice("weekly", "Weekly"),
+                                        SelectChoice("monthly", "Monthly"),
+                                        SelectChoice("intraday", "Several times a day")])
+    weekdays = SelectMultipleField("Weekdays", choices=WEEKDAY_CHOICES, validators=[Optional()],
+                                   description="Daily and intraday: empty means every day.")
+    days_of_month = StringField("Days of the month", validators=[Optional(), Length(max=100)],
+                                description="Monthly: e.g. 1, 15 or last.")
+    times = StringField("Times", validators=[Optional(), Length(max=400)],
+                        description="Local times HH:MM, separated by commas, e.g. 22:00 or 00:00, 06:00, 18:00.")
+    tolerance_minutes = IntegerField("Tolerance (minutes)", default=30, validators=[Optional(), NumberRange(5, 720)])
+    submit = SubmitField("Save schedule")
+
+
+class PauseForm(FlaskForm):
+    paused_until = DateField("Paused until (inclusive)", validators=[Optional()],
+                             description="Maintenance: nothing is expected or missed until then. Empty resumes.")
     submit = SubmitField("Save")

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ..auth.access import ADMIN, READERS, roles_required
+from ..auth.access import ADMIN, READERS, STAFF, roles_required
 from ..extensions import db
 from ..models import Customer, Job, JobObjectLink, JobRun, Override
 from ..services.job_admin import (
@@ -22,7 +22,15 @@ from ..services.job_admin import (
 from ..services.jobs import job_status_bar, live_jobs_query
 from ..timefmt import current_zone
 from . import bp
-from .forms import ConfirmForm
+from ..services.job_schedules import (
+    manual_schedule,
+    pause_job,
+    schedule_summary,
+    set_manual_schedule,
+    set_schedule_mode,
+)
+from ..services.schedules import LearnedSchedule
+from .forms import ConfirmForm, PauseForm, ScheduleForm
 from .pagination import paginate
 
 
@@ -63,8 +71,71 @@ def job_detail(job_id: int):
                                  .order_by(JobObjectLink.last_seen_at.desc())).all()
     overrides = db.session.scalars(select(Override).where(Override.job_id == job.id).order_by(Override.id)).all()
     bar = job_status_bar(job.id, current_zone(), datetime.now(UTC), days=28)
+    manual = manual_schedule(job)
+    schedule_form = ScheduleForm(data={
+        "mode": job.schedule_mode, "kind": manual.kind if manual and manual.kind != "irregular" else "daily",
+        "weekdays": [str(d) for d in manual.weekdays] if manual else [],
+        "days_of_month": ", ".join("last" if d == -1 else str(d) for d in manual.days_of_month) if manual else "",
+        "times": ", ".join(manual.times) if manual else "",
+        "tolerance_minutes": manual.tolerance_minutes if manual else 30})
     return render_template("main/job_detail.html", job=job, runs=runs, objects=objects, bar=bar,
-                           overrides=overrides, confirm_form=ConfirmForm())
+                           overrides=overrides, confirm_form=ConfirmForm(), schedule_form=schedule_form,
+                           pause_form=PauseForm(data={"paused_until": job.paused_until}),
+                           schedule_text=schedule_summary(job, current_zone()))
+
+
+def _parse_days_of_month(raw: str) -> list[int]:
+    days = []
+    for part in (p.strip().lower() for p in raw.replace(";", ",").split(",")):
+        if not part:
+            continue
+        if part in ("last", "-1"):
+            days.append(-1)
+        elif part.isdigit() and 1 <= int(part) <= 31:
+            days.append(int(part))
+        else:
+            raise ValueError(f"{part!r} is not a day of the month (1-31 or last)")
+    return days
+
+
+@bp.route("/jobs/<int:job_id>/schedule", methods=["POST"])
+@roles_required(*STAFF)
+def job_schedule(job_id: int):
+    job = _get_job(job_id)
+    form = ScheduleForm()
+    if not form.validate_on_submit():
+        flash("; ".join(f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items()), "danger")
+        return redirect(url_for("main.job_detail", job_id=job.id))
+    try:
+        if form.mode.data == "manual":
+            times = [t.strip() for t in (form.times.data or "").split(",") if t.strip()]
+            schedule = LearnedSchedule.manual(
+                form.kind.data, times=times, weekdays=[int(d) for d in form.weekdays.data or []] or None,
+                days_of_month=_parse_days_of_month(form.days_of_month.data or ""),
+                tolerance_minutes=form.tolerance_minutes.data or 30)
+            set_manual_schedule(current_user, job, schedule)
+        else:
+            set_schedule_mode(current_user, job, form.mode.data)
+    except ValueError as exc:
+        flash(f"Schedule not saved: {exc}", "danger")
+        return redirect(url_for("main.job_detail", job_id=job.id))
+    db.session.commit()
+    flash(f"Schedule saved: {schedule_summary(job, current_zone())}.", "success")
+    return redirect(url_for("main.job_detail", job_id=job.id))
+
+
+@bp.route("/jobs/<int:job_id>/pause", methods=["POST"])
+@roles_required(*STAFF)
+def job_pause(job_id: int):
+    job = _get_job(job_id)
+    form = PauseForm()
+    if not form.validate_on_submit():
+        flash("Give a valid date, or leave it empty to resume.", "danger")
+        return redirect(url_for("main.job_detail", job_id=job.id))
+    pause_job(current_user, job, form.paused_until.data)
+    db.session.commit()
+    flash(f"Paused until {job.paused_until.isoformat()}." if job.paused_until else "Job resumed.", "success")
+    return redirect(url_for("main.job_detail", job_id=job.id))
 
 
 @bp.route("/jobs/<int:job_id>/archive", methods=["POST"])

@@ -28,11 +28,12 @@ from .forms import ConfirmForm, GeneralSettingsForm, MailImportForm
 @roles_required(*ADMIN)
 def settings():
     current = get_settings()
-    form = GeneralSettingsForm(data={"ui_timezone": current.ui_timezone})
+    form = GeneralSettingsForm(data={"ui_timezone": current.ui_timezone,
+                                     "missed_grace_minutes": current.missed_grace_minutes})
     form.ui_timezone.choices = timezone_choices()
     if form.validate_on_submit():
         try:
-            update_general_settings(current_user, form.ui_timezone.data)
+            update_general_settings(current_user, form.ui_timezone.data, form.missed_grace_minutes.data)
         except ValueError as exc:
             flash(str(exc), "danger")
         else:

@@ -33,16 +33,22 @@ def timezone_choices() -> list[str]:
     return sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
 
 
-def update_general_settings(user: User, ui_timezone: str) -> SystemSettings:
+def update_general_settings(user: User, ui_timezone: str, missed_grace_minutes: int | None = None) -> SystemSettings:
     try:
         ZoneInfo(ui_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown timezone {ui_timezone!r}") from None
+    if missed_grace_minutes is not None and not 0 <= missed_grace_minutes <= 1440:
+        raise ValueError("Grace must be between 0 and 1440 minutes.")
     settings = get_settings()
     old = settings.ui_timezone
     settings.ui_timezone = ui_timezone
     if old != ui_timezone:
         record_audit("settings_updated", f"UI timezone changed from {old} to {ui_timezone}", user)
+    if missed_grace_minutes is not None and missed_grace_minutes != settings.missed_grace_minutes:
+        record_audit("settings_updated", f"Missed-run grace changed from {settings.missed_grace_minutes} to "
+                     f"{missed_grace_minutes} minutes", user)
+        settings.missed_grace_minutes = missed_grace_minutes
     db.session.flush()
     return settings
 
