@@ -19,9 +19,6 @@ from ..services.job_admin import (
     import_installation,
     unarchive_job,
 )
-from ..services.jobs import job_status_bar, live_jobs_query
-from ..timefmt import current_zone
-from . import bp
 from ..services.job_schedules import (
     manual_schedule,
     pause_job,
@@ -29,7 +26,10 @@ from ..services.job_schedules import (
     set_manual_schedule,
     set_schedule_mode,
 )
+from ..services.jobs import job_status_bar, live_jobs_query
 from ..services.schedules import LearnedSchedule
+from ..timefmt import current_zone
+from . import bp
 from .forms import ConfirmForm, PauseForm, ScheduleForm
 from .pagination import paginate
 

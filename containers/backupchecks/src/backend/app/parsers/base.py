@@ -17,6 +17,7 @@ Contract (every parser module in this package keeps it):
 
 from __future__ import annotations
 
+import functools
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -100,6 +101,19 @@ class ParseResult:
         }
 
 
+# Every parser's rule is tried on every mail, so the same few strings are lowered and the same
+# patterns looked up dozens of times per mail; caching both keeps matching cheap. The text cache is
+# small on purpose: it only has to span the rules tried on one mail.
+@functools.lru_cache(maxsize=8)
+def _lowered(text: str) -> str:
+    return text.lower()
+
+
+@functools.lru_cache(maxsize=1024)
+def _pattern(regex: str) -> re.Pattern[str]:
+    return re.compile(regex, re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class MatchRule:
     """The cheap test that selects a parser. Every given condition must hold (AND);
@@ -110,19 +124,35 @@ class MatchRule:
     subject_regex: str | None = None
     body_contains: str | None = None
 
+    def holds(self, mail: NormalizedMail) -> bool:
+        """The test of :meth:`explain` without building reasons: every parser's rules are tried on
+        every mail, so this is the hot path of the import."""
+        if not (self.from_contains or self.subject_contains or self.subject_regex or self.body_contains):
+            return False
+        if self.from_contains and self.from_contains.lower() not in _lowered(mail.from_address or ""):
+            return False
+        if self.subject_contains and self.subject_contains.lower() not in _lowered(mail.subject or ""):
+            return False
+        if self.subject_regex and not _pattern(self.subject_regex).search(mail.subject or ""):
+            return False
+        if self.body_contains:
+            needle = self.body_contains.lower()
+            return needle in _lowered(mail.text_body or "") or needle in _lowered(mail.html_body or "")
+        return True
+
     def explain(self, mail: NormalizedMail) -> str | None:
         """None when the rule holds, otherwise the first reason it does not."""
         if not (self.from_contains or self.subject_contains or self.subject_regex or self.body_contains):
             return "parser has no match rule"
-        if self.from_contains and self.from_contains.lower() not in (mail.from_address or "").lower():
+        if self.from_contains and self.from_contains.lower() not in _lowered(mail.from_address or ""):
             return f"sender does not contain {self.from_contains!r}"
-        if self.subject_contains and self.subject_contains.lower() not in (mail.subject or "").lower():
+        if self.subject_contains and self.subject_contains.lower() not in _lowered(mail.subject or ""):
             return f"subject does not contain {self.subject_contains!r}"
-        if self.subject_regex and not re.search(self.subject_regex, mail.subject or "", re.IGNORECASE):
+        if self.subject_regex and not _pattern(self.subject_regex).search(mail.subject or ""):
             return f"subject does not match /{self.subject_regex}/"
         if self.body_contains:
             needle = self.body_contains.lower()
-            if needle not in (mail.text_body or "").lower() and needle not in (mail.html_body or "").lower():
+            if needle not in _lowered(mail.text_body or "") and needle not in _lowered(mail.html_body or ""):
                 return f"body does not contain {self.body_contains!r}"
         return None
 
@@ -165,7 +195,11 @@ class Parser(ABC):
         return "; ".join(reasons) or "parser has no match rule"
 
     def matches(self, mail: NormalizedMail) -> bool:
-        return self.why_not(mail) is None
+        """``why_not(mail) is None``, computed without building reasons unless a subclass has its
+        own ``why_not`` (a subclass that overrides both keeps them in agreement)."""
+        if type(self).why_not is not Parser.why_not:
+            return self.why_not(mail) is None
+        return any(rule.holds(mail) for rule in self.rules)
 
     @abstractmethod
     def parse(self, mail: NormalizedMail) -> ParseResult:

@@ -24,8 +24,8 @@ from ..models.types import utcnow
 from ..parsers.base import Attachment, NormalizedMail, ParsedObject
 from ..parsers.normalize import decode_header_value, normalize_eml
 from ..parsers.registry import ParseOutcome, parse_mail
-from .objects import record_run_objects
 from .missed_runs import replace_missed_run
+from .objects import record_run_objects
 from .runs import finish_new_run
 
 NO_PARSER_ERROR = "No parser recognises this mail."
