@@ -21,9 +21,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Customer, JobRun, MailMessage, User
+from ..models import Customer, Job, JobRun, MailMessage, User
 from .inbox import approve_inbox_mail
+from .job_schedules import learn_job_schedule
 from .mail_ingest import ingest_message
+from .missed_runs import ensure_missed_runs
 from .users import create_user, generate_password
 
 FIXTURES_DIR = Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "mails"
@@ -63,18 +65,18 @@ WAITING = (
 )
 
 
-def _fixture_index() -> dict[tuple[str | None, str | None], list[tuple[Path, str | None]]]:
-    """(parser, job name) -> [(eml path, overall status)] from the golden files beside the fixtures."""
+def _fixture_index() -> dict[tuple[str | None, str | None], list[tuple[Path, str | None, str | None]]]:
+    """(parser, job name) -> [(eml path, overall status, backup type)] from the golden files beside the fixtures."""
     if not FIXTURES_DIR.is_dir():
         raise FileNotFoundError(f"demo mails not found in {FIXTURES_DIR}; run the demo from a source checkout")
-    index: dict[tuple[str | None, str | None], list[tuple[Path, str | None]]] = {}
+    index: dict[tuple[str | None, str | None], list[tuple[Path, str | None, str | None]]] = {}
     for golden in sorted(FIXTURES_DIR.glob("*/*.json")):
         eml = golden.with_suffix(".eml")
         if not eml.exists():
             continue
         expected = json.loads(golden.read_text(encoding="utf-8"))
         key = (expected.get("parser"), expected.get("job_name"))
-        index.setdefault(key, []).append((eml, expected.get("overall_status")))
+        index.setdefault(key, []).append((eml, expected.get("overall_status"), expected.get("backup_type")))
     return index
 
 
@@ -83,9 +85,17 @@ def _sender(path: Path) -> str:
     return parseaddr(str(headers.get("From", "")))[1].lower()
 
 
+_HEADER = re.compile(rb"(?im)^(Message-ID|Date):[^\r\n]*(\r?\n[ \t][^\r\n]*)*\r?\n")
+
+
 def _copy(raw: bytes, message_id: str, date_at: datetime) -> bytes:
-    raw = re.sub(rb"(?im)^Message-ID:[^\r\n]*(\r?\n[ \t][^\r\n]*)*", f"Message-ID: {message_id}".encode(), raw, count=1)
-    return re.sub(rb"(?im)^Date:[^\r\n]*", f"Date: {format_datetime(date_at)}".encode(), raw, count=1)
+    """The mail with its own Message-ID and Date (added when the fixture lacks them)."""
+    header_end = raw.find(b"\n\n") if b"\r\n\r\n" not in raw else raw.find(b"\r\n\r\n")
+    head, body = (raw[:header_end], raw[header_end:]) if header_end >= 0 else (raw, b"")
+    head = _HEADER.sub(b"", head + b"\n").rstrip(b"\r\n")
+    newline = b"\r\n" if b"\r\n" in raw else b"\n"
+    fresh = f"Message-ID: {message_id}".encode() + newline + f"Date: {format_datetime(date_at)}".encode() + newline
+    return fresh + head + body
 
 
 def create_demo_users() -> dict[str, str]:
@@ -105,7 +115,8 @@ def _nights(job: DemoJob, today: datetime, zone: ZoneInfo, days: int, now_at: da
         if day.weekday() not in job.weekdays:
             continue
         at = datetime.combine(day, job.local_time, tzinfo=zone) + timedelta(minutes=rng.randint(0, 20))
-        if at <= now_at:
+        # Now and then a night without a mail, so the demo has missed runs to show.
+        if at <= now_at and rng.random() > 0.04:
             yield at
 
 
@@ -121,10 +132,12 @@ def seed_demo_data(now_at: datetime, zone: ZoneInfo, actor: User, days: int = 28
         files = index.get((job.parser, job.job_name))
         if not files:
             raise LookupError(f"no fixture mail for demo job {job.parser} / {job.job_name}")
-        good = [path for path, status in files if status == "success"] or [files[0][0]]
-        # Only copies from the same sender are the same job (a forwarded copy is another identity).
-        sender = _sender(good[0])
-        bad = [path for path, status in files if status != "success" and _sender(path) == sender]
+        first = next((f for f in files if f[1] == "success"), files[0])
+        # Only copies with the same sender and backup type are the same job (a forwarded copy, or a
+        # List report of the same Duplicati job, is another identity).
+        same_job = [f for f in files if _sender(f[0]) == _sender(first[0]) and f[2] == first[2]]
+        good = [path for path, status, _type in same_job if status == "success"] or [first[0]]
+        bad = [path for path, status, _type in same_job if status != "success"]
         approved = False
         for night_at in _nights(job, today, zone, days, now_at, rng):
             serial += 1
@@ -143,7 +156,7 @@ def seed_demo_data(now_at: datetime, zone: ZoneInfo, actor: User, days: int = 28
                            received_at=night_at, now_at=now_at)
     for (parser, _job_name), files in index.items():
         if parser is None:  # mails no parser knows: they wait in the Inbox with the reason
-            for path, _status in files[:4]:
+            for path, _status, _type in files[:4]:
                 serial += 1
                 ingest_message(_copy(path.read_bytes(), f"<demo-{serial}@backupchecks.example>",
                                      now_at - timedelta(hours=serial % 30)), now_at=now_at)
@@ -153,3 +166,10 @@ def seed_demo_data(now_at: datetime, zone: ZoneInfo, actor: User, days: int = 28
     for run, received_at in runs:
         run.run_at = received_at
     db.session.flush()
+    # As if the installation had been watching these jobs for two weeks: learn their schedules and
+    # report the nights that were skipped since.
+    for job in db.session.scalars(select(Job).where(Job.deleted_at.is_(None))):
+        learn_job_schedule(job, now_at, zone)
+        if job.schedule_expected_since_at is not None:
+            job.schedule_expected_since_at = now_at - timedelta(days=14)
+    ensure_missed_runs(now_at)
