@@ -78,7 +78,7 @@ def test_modal_fragment_and_open_job_id(client, login_as):
     fragment = client.get(f"/daily-jobs/{job.id}?date=2026-03-10").get_data(as_text=True)
     assert "1 file skipped" in fragment and 'id="daily-schedule"' in fragment
     page = client.get(f"/daily-jobs?date=2026-03-10&open_job_id={job.id}").get_data(as_text=True)
-    assert f'data-open-url="/daily-jobs/{job.id}?date=2026-03-10"' in page
+    assert f'data-open-job-id="{job.id}"' in page and 'data-url-template="/daily-jobs/JOB?date=2026-03-10"' in page
 
 
 def test_schedule_can_be_set_by_hand_paused_and_cleared(client, login_as):

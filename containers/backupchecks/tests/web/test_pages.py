@@ -46,9 +46,10 @@ def test_settings_timezone_changes_displayed_times(client, login_as):
     make_run(job, run_at=datetime(2026, 7, 1, 20, 0, tzinfo=UTC))
     db.session.commit()
     assert "2026-07-01 22:00" in client.get(f"/jobs/{job.id}").get_data(as_text=True)
-    assert client.post("/settings", data={"ui_timezone": "America/New_York"}).status_code == 302
+    form = {"ui_timezone": "America/New_York", "missed_grace_minutes": "60"}
+    assert client.post("/settings", data=form).status_code == 302
     assert "2026-07-01 16:00" in client.get(f"/jobs/{job.id}").get_data(as_text=True)
-    response = client.post("/settings", data={"ui_timezone": "Mars/Olympus"})
+    response = client.post("/settings", data={"ui_timezone": "Mars/Olympus", "missed_grace_minutes": "60"})
     assert "Not a valid choice" in response.get_data(as_text=True)
     entry = db.session.query(AuditLog).filter_by(event_type="settings_updated").one()
     assert entry.message == "UI timezone changed from Europe/Amsterdam to America/New_York"

@@ -17,7 +17,7 @@ from ..timefmt import current_zone
 from . import bp
 from .pagination import Page, page_number
 
-PER_PAGE = 100
+PER_PAGE = 50
 
 
 def _day() -> date:

@@ -71,6 +71,15 @@ def job_detail(job_id: int):
                                  .order_by(JobObjectLink.last_seen_at.desc())).all()
     overrides = db.session.scalars(select(Override).where(Override.job_id == job.id).order_by(Override.id)).all()
     bar = job_status_bar(job.id, current_zone(), datetime.now(UTC), days=28)
+    return render_template("main/job_detail.html", job=job, runs=runs, objects=objects, bar=bar,
+                           overrides=overrides, confirm_form=ConfirmForm(),
+                           schedule_text=schedule_summary(job, current_zone()))
+
+
+@bp.route("/jobs/<int:job_id>/schedule", methods=["GET"])
+@roles_required(*STAFF)
+def job_schedule_form(job_id: int):
+    job = _get_job(job_id)
     manual = manual_schedule(job)
     schedule_form = ScheduleForm(data={
         "mode": job.schedule_mode, "kind": manual.kind if manual and manual.kind != "irregular" else "daily",
@@ -78,8 +87,7 @@ def job_detail(job_id: int):
         "days_of_month": ", ".join("last" if d == -1 else str(d) for d in manual.days_of_month) if manual else "",
         "times": ", ".join(manual.times) if manual else "",
         "tolerance_minutes": manual.tolerance_minutes if manual else 30})
-    return render_template("main/job_detail.html", job=job, runs=runs, objects=objects, bar=bar,
-                           overrides=overrides, confirm_form=ConfirmForm(), schedule_form=schedule_form,
+    return render_template("main/job_schedule.html", job=job, schedule_form=schedule_form,
                            pause_form=PauseForm(data={"paused_until": job.paused_until}),
                            schedule_text=schedule_summary(job, current_zone()))
 
@@ -105,7 +113,7 @@ def job_schedule(job_id: int):
     form = ScheduleForm()
     if not form.validate_on_submit():
         flash("; ".join(f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items()), "danger")
-        return redirect(url_for("main.job_detail", job_id=job.id))
+        return redirect(url_for("main.job_schedule_form", job_id=job.id))
     try:
         if form.mode.data == "manual":
             times = [t.strip() for t in (form.times.data or "").split(",") if t.strip()]
@@ -118,7 +126,7 @@ def job_schedule(job_id: int):
             set_schedule_mode(current_user, job, form.mode.data)
     except ValueError as exc:
         flash(f"Schedule not saved: {exc}", "danger")
-        return redirect(url_for("main.job_detail", job_id=job.id))
+        return redirect(url_for("main.job_schedule_form", job_id=job.id))
     db.session.commit()
     flash(f"Schedule saved: {schedule_summary(job, current_zone())}.", "success")
     return redirect(url_for("main.job_detail", job_id=job.id))

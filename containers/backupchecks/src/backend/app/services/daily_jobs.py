@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import STATUS_SEVERITY, Customer, Job, JobRun
-from .job_schedules import effective_schedule, is_paused, never_scheduled
+from .job_schedules import NEVER_SCHEDULED
 from .jobs import local_day_bounds
-from .schedules import expected_slots, slot_status
+from .schedules import LearnedSchedule, expected_slots
 from .settings import get_settings
 
 DAY_STATUSES = ("failed", "missed", "warning", "success", "expected", "not_expected", "no_schedule")
@@ -38,27 +39,69 @@ class DailyJobRow:
         return sum(1 for _, status in self.runs if status != "missed")
 
 
-def _day_status(job: Job, day: date, runs: list[tuple[datetime, str]], slots, now_at: datetime,
-                grace: int, paused: bool) -> str:
+def _day_status(scheduled: bool, runs: list[tuple[datetime, str]], slot_windows: tuple[datetime, ...],
+                now_at: datetime, grace: int) -> str:
     if runs:
         return max((status for _, status in runs), key=lambda s: STATUS_SEVERITY[s])
-    if never_scheduled(job) or job.schedule_mode == "none" or paused or effective_schedule(job) is None:
+    if not scheduled:
         return "no_schedule"
-    if not slots:
+    if not slot_windows:
         return "not_expected"
-    states = [slot_status(slot, None, now_at, grace) for slot in slots]
-    return "expected" if "expected" in states else "missed"
+    grace_delta = timedelta(minutes=grace)
+    return "expected" if any(now_at <= end_at + grace_delta for end_at in slot_windows) else "missed"
+
+
+# (job id, job updated_at, day, zone) -> (local times, window ends, scheduled). A job's row changes
+# (updated_at) whenever its schedule is learned again or set by hand, so entries never go stale; the
+# page then reads schedule JSON only for jobs it has not seen yet.
+_SLOT_CACHE: dict[tuple, tuple[tuple[str, ...], tuple[datetime, ...], bool]] = {}
+_SLOT_CACHE_LIMIT = 100_000
+
+
+def _slots_from_json(schedule_json: str | None, day: date, zone: ZoneInfo,
+                     ) -> tuple[tuple[str, ...], tuple[datetime, ...], bool]:
+    if not schedule_json:
+        return (), (), False
+    schedule = LearnedSchedule.from_dict(json.loads(schedule_json))
+    if not schedule.expects_runs:
+        return (), (), False
+    start_at, end_at = local_day_bounds(day, zone)
+    slots = expected_slots(schedule, start_at, end_at, zone)
+    return tuple(s.local_time for s in slots), tuple(s.window_end_at for s in slots), True
+
+
+def _day_slots_for(jobs: list, day: date, zone: ZoneInfo) -> dict[int, tuple]:
+    keys = {job.id: (job.id, job.updated_at, day, zone.key) for job in jobs}
+    missing = [job_id for job_id, key in keys.items() if key not in _SLOT_CACHE]
+    if missing:
+        if len(_SLOT_CACHE) > _SLOT_CACHE_LIMIT:
+            _SLOT_CACHE.clear()
+        modes = {job.id: job for job in jobs}
+        for start in range(0, len(missing), 1000):
+            chunk = missing[start:start + 1000]
+            for job_id, learned, manual in db.session.execute(
+                    select(Job.id, Job.learned_schedule_json, Job.manual_schedule_json).where(Job.id.in_(chunk))):
+                job = modes[job_id]
+                schedule_json = None
+                if not (job.informational or (job.backup_software, job.backup_type) in NEVER_SCHEDULED
+                        or job.schedule_mode == "none"):
+                    schedule_json = manual if job.schedule_mode == "manual" else learned
+                _SLOT_CACHE[keys[job_id]] = _slots_from_json(schedule_json, day, zone)
+    return {job_id: _SLOT_CACHE[key] for job_id, key in keys.items()}
 
 
 def daily_job_rows(day: date, zone: ZoneInfo, now_at: datetime, customer_id: int | None = None) -> list[DailyJobRow]:
     grace = get_settings().missed_grace_minutes
     start_at, end_at = local_day_bounds(day, zone)
-    query = (select(Job, Customer.name).join(Customer, Customer.id == Job.customer_id)
-             .where(Job.deleted_at.is_(None), Job.archived_at.is_(None), Customer.active.is_(True))
-             .order_by(func.lower(Customer.name), func.lower(Job.job_name)))
+    # Plain columns, not ORM objects, and no schedule JSON: this page covers every active job at once.
+    query = (select(Job.id, Customer.name, Job.job_name, Job.backup_software, Job.backup_type, Job.informational,
+                    Job.schedule_mode, Job.updated_at, Job.paused_until)
+             .join(Customer, Customer.id == Job.customer_id)
+             .where(Job.deleted_at.is_(None), Job.archived_at.is_(None), Customer.active.is_(True)))
     if customer_id:
         query = query.where(Job.customer_id == customer_id)
     jobs = db.session.execute(query).all()
+    slots_by_job = _day_slots_for(jobs, day, zone)
     runs_by_job: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
     run_query = (select(JobRun.job_id, JobRun.run_at, JobRun.effective_status)
                  .where(JobRun.run_at >= start_at, JobRun.run_at < end_at).order_by(JobRun.run_at))
@@ -67,15 +110,14 @@ def daily_job_rows(day: date, zone: ZoneInfo, now_at: datetime, customer_id: int
     for job_id, run_at, status in db.session.execute(run_query):
         runs_by_job[job_id].append((run_at, status))
     rows = []
-    for job, customer_name in jobs:
-        schedule = effective_schedule(job)
-        paused = is_paused(job, day)
-        slots = expected_slots(schedule, start_at, end_at, zone) if schedule and not paused else []
+    for job in sorted(jobs, key=lambda j: (j.name.casefold(), j.job_name.casefold())):
+        paused = job.paused_until is not None and day <= job.paused_until
+        times, windows, scheduled = ((), (), False) if paused else slots_by_job[job.id]
         runs = runs_by_job.get(job.id, [])
         rows.append(DailyJobRow(
-            job_id=job.id, customer_name=customer_name, job_name=job.job_name, backup_software=job.backup_software,
-            backup_type=job.backup_type, expected_times=[s.local_time for s in slots], runs=runs, paused=paused,
-            status=_day_status(job, day, runs, slots, now_at, grace, paused)))
+            job_id=job.id, customer_name=job.name, job_name=job.job_name, backup_software=job.backup_software,
+            backup_type=job.backup_type, expected_times=list(times), runs=runs, paused=paused,
+            status=_day_status(scheduled, runs, windows, now_at, grace)))
     return rows
 
 

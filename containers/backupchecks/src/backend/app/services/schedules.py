@@ -69,6 +69,7 @@ MONTHLY_LOOKBACK = timedelta(days=180)
 # 2 hours does not keep its old slots for three months.
 INTRADAY_RECENT = timedelta(days=28)
 RETRY_WINDOW = timedelta(hours=3)
+MANY_RUNS = 1000
 
 MIN_DAILY_RUNS = 5
 MIN_WEEKLY_RUNS = 3
@@ -411,12 +412,16 @@ def infer_schedule(
     window = ordered[bisect_left(ordered, now_at - MONTHLY_LOOKBACK):bisect_right(ordered, now_at)]
     if not window:
         return LearnedSchedule.irregular()
-    runs = [_to_local(run_at, tz) for run_at in window]
 
-    intraday = _infer_intraday(runs, now_at)
+    # An intraday job has thousands of runs, of which only the recent weeks are needed in local time.
+    recent_start = bisect_left(window, window[-1] - INTRADAY_RECENT)
+    runs = [_to_local(run_at, tz) for run_at in window] if len(window) <= MANY_RUNS else []
+    recent_runs = runs[recent_start:] if runs else [_to_local(run_at, tz) for run_at in window[recent_start:]]
+    intraday = _infer_intraday(recent_runs, window[bisect_left(window, now_at - DAILY_LOOKBACK):], tz)
     if intraday is not None:
         return intraday
 
+    runs = runs or [_to_local(run_at, tz) for run_at in window]
     occurrences = _drop_retries(runs)
     occurrences = occurrences[_change_start([run.minute for run in occurrences]):]
     fallback = LearnedSchedule.irregular(len(occurrences), occurrences[0].at if occurrences else None)
@@ -607,28 +612,25 @@ def _infer_monthly(nights: list[_Night], center: int) -> LearnedSchedule | None:
     )
 
 
-def _infer_intraday(runs: list[_Run], now_at: datetime) -> LearnedSchedule | None:
-    recent_runs = runs[bisect_left([run.at for run in runs], runs[-1].at - INTRADAY_RECENT):]
+def _infer_intraday(recent_runs: list[_Run], daily_window: list[datetime], tz: ZoneInfo) -> LearnedSchedule | None:
+    """An intraday schedule from the last weeks' runs, or None when the job is not intraday."""
     runs_per_day: dict[date, int] = {}
     for run in recent_runs:
         runs_per_day[run.day] = runs_per_day.get(run.day, 0) + 1
-    active_days = len(runs_per_day)
-    if active_days < MIN_INTRADAY_ACTIVE_DAYS:
+    active_days = sorted(runs_per_day)
+    if len(active_days) < MIN_INTRADAY_ACTIVE_DAYS:
         return None
-    if sum(1 for count in runs_per_day.values() if count >= 2) < INTRADAY_MULTI_RUN_SHARE * active_days:
+    if sum(1 for count in runs_per_day.values() if count >= 2) < INTRADAY_MULTI_RUN_SHARE * len(active_days):
         return None
 
-    centers = sorted(_find_intraday_slots(recent_runs, sorted(runs_per_day)))
+    centers = sorted(_find_intraday_slots(recent_runs, active_days))
     # A slot that none of the last complete active days had (today's later slots may still come) has
     # been taken out of the job's schedule. Runs count for the slot nearest to them, so a late run
     # still shows that its slot is alive.
-    complete_days = {day for day in sorted(runs_per_day) if day < recent_runs[-1].day}
-    latest_days = set(sorted(complete_days)[-RECENT_OPPORTUNITIES:])
+    latest_days = set([day for day in active_days if day < recent_runs[-1].day][-RECENT_OPPORTUNITIES:])
     if len(centers) >= 2 and len(latest_days) == RECENT_OPPORTUNITIES:
-        alive = {
-            min(centers, key=lambda center: _circular_distance(run.minute, center))
-            for run in recent_runs if run.day in latest_days
-        }
+        nearest = _nearest_centers(centers)
+        alive = {nearest[int(run.minute) % DAY_MINUTES] for run in recent_runs if run.day in latest_days}
         centers = [center for center in centers if center in alive]
     if len(centers) < 2:
         return None
@@ -636,16 +638,17 @@ def _infer_intraday(runs: list[_Run], now_at: datetime) -> LearnedSchedule | Non
     if spacing < INTRADAY_MIN_SPACING:
         return None
 
-    daily_runs = [run for run in runs if run.at >= now_at - DAILY_LOOKBACK]
-    weekdays = _select_weekdays({run.day for run in daily_runs}, daily_runs[0].day, daily_runs[-1].day)
+    days = _active_local_days(daily_window, tz)
+    weekdays = _select_weekdays(set(days), days[0], days[-1])
     if not weekdays:
         return None
     # The spread is measured on every recent run near a slot, not only the ones that formed it, so
     # the odd early or late run widens the window as it does for a daily job.
+    nearest = _nearest_centers(centers)
     members: list[_Run] = []
     deviations: list[float] = []
     for run in recent_runs:
-        deviation = min((_wrap(run.minute - center) for center in centers), key=abs)
+        deviation = _wrap(run.minute - nearest[int(run.minute) % DAY_MINUTES])
         if abs(deviation) < spacing / 2:
             members.append(run)
             deviations.append(deviation)
@@ -664,27 +667,56 @@ def _find_intraday_slots(runs: list[_Run], active_days: list[date]) -> list[int]
     A time counts when it was seen on at least half of the active days since it first appeared, so
     a slot added to the job's schedule two weeks ago is not outvoted by the weeks before it.
     """
-    counts = [0] * DAY_MINUTES
+    by_minute: list[list[_Run]] = [[] for _ in range(DAY_MINUTES)]
     for run in runs:
-        counts[int(run.minute) % DAY_MINUTES] += 1
-    remaining = list(runs)
+        by_minute[int(run.minute) % DAY_MINUTES].append(run)
+    counts = [len(bucket) for bucket in by_minute]
+    weights = _window_sums(counts, INTRADAY_PEAK_HALF_WIDTH, 0, DAY_MINUTES - 1)
     centers: list[int] = []
-    while remaining and len(centers) < INTRADAY_MAX_SLOTS:
-        peak, weight = _histogram_peak(counts, INTRADAY_PEAK_HALF_WIDTH)
+    while len(centers) < INTRADAY_MAX_SLOTS:
+        weight = max(weights)
         if weight < max(MIN_INTRADAY_DAYS, INTRADAY_PEAK_SHARE * len(active_days)):
             break
-        near = [_circular_distance(run.minute, peak) <= INTRADAY_MEMBER_MINUTES for run in remaining]
-        members = [run for run, inside in zip(remaining, near, strict=True) if inside]
-        remaining = [run for run, inside in zip(remaining, near, strict=True) if not inside]
-        for run in members:
-            counts[int(run.minute) % DAY_MINUTES] -= 1
-        if not members:
-            break
+        peak = weights.index(weight)
+        members: list[_Run] = []
+        for offset in range(-INTRADAY_MEMBER_MINUTES, INTRADAY_MEMBER_MINUTES + 1):
+            minute = (peak + offset) % DAY_MINUTES
+            members.extend(by_minute[minute])
+            by_minute[minute] = []
+            counts[minute] = 0
+        # Only the window sums that overlapped the emptied minutes change.
+        reach = INTRADAY_MEMBER_MINUTES + INTRADAY_PEAK_HALF_WIDTH
+        changed = _window_sums(counts, INTRADAY_PEAK_HALF_WIDTH, peak - reach, peak + reach)
+        for offset, value in enumerate(changed):
+            weights[(peak - reach + offset) % DAY_MINUTES] = value
         days = {run.day for run in members}
         days_since = len(active_days) - bisect_left(active_days, min(days))
         if len(days) >= max(MIN_INTRADAY_DAYS, INTRADAY_SLOT_COVERAGE * days_since):
             centers.append(_round_to_mark(peak + _median([_wrap(run.minute - peak) for run in members])))
     return centers
+
+
+def _nearest_centers(centers: list[int]) -> list[int]:
+    """For every minute of the day, the nearest of the sorted ``centers`` on the circular clock."""
+    table = [0] * DAY_MINUTES
+    for index, center in enumerate(centers):
+        following = centers[(index + 1) % len(centers)]
+        gap = (following - center) % DAY_MINUTES or DAY_MINUTES
+        for step in range(gap):
+            table[(center + step) % DAY_MINUTES] = center if 2 * step <= gap else following
+    return table
+
+
+def _active_local_days(instants: list[datetime], tz: ZoneInfo) -> list[date]:
+    """The local dates with at least one of the sorted instants, converting one instant per date."""
+    days: list[date] = []
+    index = 0
+    while index < len(instants):
+        day = instants[index].astimezone(tz).date()
+        days.append(day)
+        next_midnight_at = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
+        index = bisect_left(instants, next_midnight_at, index + 1)
+    return days
 
 
 def _drop_retries(runs: list[_Run]) -> list[_Run]:
@@ -1010,17 +1042,12 @@ def _circular_distance(a: float, b: float) -> float:
     return abs(_wrap(a - b))
 
 
-def _histogram_peak(counts: list[int], half_width: int) -> tuple[int, int]:
-    """The minute of day with the most counts within ± half_width (circular), and that count."""
-    padded = counts[-half_width:] + counts + counts[:half_width]
-    prefix = list(accumulate(padded, initial=0))
+def _window_sums(counts: list[int], half_width: int, first: int, last: int) -> list[int]:
+    """For minutes first..last (may run past midnight), the counts within ± half_width (circular)."""
+    values = [counts[minute % DAY_MINUTES] for minute in range(first - half_width, last + half_width + 1)]
+    prefix = list(accumulate(values, initial=0))
     width = 2 * half_width + 1
-    best_minute, best_weight = 0, -1
-    for minute in range(DAY_MINUTES):
-        weight = prefix[minute + width] - prefix[minute]
-        if weight > best_weight:
-            best_minute, best_weight = minute, weight
-    return best_minute, best_weight
+    return [high - low for low, high in zip(prefix, prefix[width:], strict=False)]
 
 
 def _circular_center(minutes: list[float]) -> int:
