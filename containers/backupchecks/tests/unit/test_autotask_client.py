@@ -20,8 +20,8 @@ from backend.app.clients.autotask import (
     AutotaskClient,
     AutotaskError,
     CreatedTicket,
-    _parse_retry_after,
 )
+from backend.app.clients.http import parse_retry_after
 from tests.fakes.autotask_server import AutotaskFake, running_autotask_fake
 
 DESCRIPTION = "Veeam job 'Nightly SERVER01' failed at 22:00.\nObjects: SERVER01 (error: disk full)"
@@ -686,10 +686,10 @@ def test_an_unreachable_api_is_an_error_and_creates_may_retry_it(fake: AutotaskF
 
 
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
-    assert _parse_retry_after("2.5") == 2.5
-    assert _parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT") == 0.0
-    assert _parse_retry_after("soon") is None
-    assert _parse_retry_after(None) is None
+    assert parse_retry_after("2.5") == 2.5
+    assert parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT") == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
 
 
 # ---- the fake itself ------------------------------------------------------------------------

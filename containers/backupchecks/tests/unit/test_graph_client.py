@@ -21,8 +21,8 @@ from backend.app.clients.graph import (
     GraphClient,
     GraphError,
     _error_from_response,
-    _parse_retry_after,
 )
+from backend.app.clients.http import parse_retry_after
 from tests.fakes.graph_server import GraphFake, running_graph_fake
 
 BASE_TIME = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)
@@ -595,15 +595,15 @@ def test_connection_refused_is_retried_then_raised(fake: GraphFake, sleeps: list
 
 
 def test_retry_after_parsing() -> None:
-    assert _parse_retry_after("2.128") == pytest.approx(2.128)
-    assert _parse_retry_after("7") == 7.0
-    assert _parse_retry_after("-3") == 0.0
-    assert _parse_retry_after("soon") is None
-    assert _parse_retry_after("nan") is None
-    assert _parse_retry_after(None) is None
-    assert _parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("2.128") == pytest.approx(2.128)
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("-3") == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     in_ten = (datetime.now(UTC) + timedelta(seconds=10)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    assert 8.0 <= (_parse_retry_after(in_ten) or 0.0) <= 10.0
+    assert 8.0 <= (parse_retry_after(in_ten) or 0.0) <= 10.0
 
 
 # ---- test_connection ------------------------------------------------------------------------

@@ -18,9 +18,7 @@ The wire format and its pitfalls are described in shared/protocols/autotask-rest
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import math
 import re
 import threading
 import time
@@ -32,6 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from urllib3.exceptions import NewConnectionError
+
+from .http import connection_reason, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -150,31 +150,8 @@ class ConnectionReport:
         return all(step.ok for step in self.steps)
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
 
 
-def _connection_reason(exc: requests.RequestException) -> str:
-    """The useful part of a requests connection error, without urllib3's pool and object reprs."""
-    reason: Any = exc.args[0] if exc.args else exc
-    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the real error
-    text = str(reason)
-    return text.split(">: ", 1)[-1] if text.startswith("<") else text
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
@@ -485,7 +462,7 @@ class AutotaskClient:
                 detail = (
                     f"no answer within {self._timeout:g} s"
                     if timed_out
-                    else f"cannot connect: {_connection_reason(exc)}"
+                    else f"cannot connect: {connection_reason(exc)}"
                 )
                 if not idempotent and not _never_sent(exc):
                     # The request may have been carried out; sending it again could create a duplicate.
@@ -516,7 +493,7 @@ class AutotaskClient:
                     path=where,
                 )
             if response.status_code in _RETRYABLE_STATUSES and attempt < self._max_attempts:
-                retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 wait = self._backoff(attempt) if retry_after is None else min(retry_after, self._max_retry_wait)
                 log.info("Autotask %s %s answered %s; retrying in %.2f s", method, where, response.status_code, wait)
                 self._sleep(wait)

@@ -27,6 +27,8 @@ from typing import Any
 
 import requests
 
+from .http import connection_reason
+
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.backup.management/jsonapi"
@@ -132,12 +134,6 @@ def _decode_body(response: requests.Response) -> Any:
     return json.loads(text)
 
 
-def _connection_reason(exc: requests.RequestException) -> str:
-    """The useful part of a requests connection error, without urllib3's pool and object reprs."""
-    reason: Any = exc.args[0] if exc.args else exc
-    reason = getattr(reason, "reason", reason)
-    text = str(reason)
-    return text.split(">: ", 1)[-1] if text.startswith("<") else text
 
 
 def _excerpt(response: requests.Response) -> str:
@@ -210,7 +206,7 @@ class CoveClient:
                     detail = (
                         f"no answer within {self._timeout:g} s"
                         if isinstance(exc, requests.Timeout)
-                        else f"cannot connect to {self.api_url}: {_connection_reason(exc)}"
+                        else f"cannot connect to {self.api_url}: {connection_reason(exc)}"
                     )
                     raise CoveError(f"{detail} (gave up after {attempt} attempts)", method=method) from exc
                 wait = self._backoff(attempt)

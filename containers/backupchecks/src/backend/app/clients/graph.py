@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email.utils
 import logging
-import math
 import threading
 import time
 import uuid
@@ -32,6 +30,8 @@ import msal
 import requests
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 from msal.exceptions import MsalError
+
+from .http import connection_reason, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -185,32 +185,8 @@ def _odata_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds (Graph sends fractions) or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
 
 
-def _connection_reason(exc: requests.RequestException) -> str:
-    """The useful part of a requests connection error, without urllib3's pool and object reprs."""
-    reason: Any = exc.args[0] if exc.args else exc
-    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the real error
-    text = str(reason)
-    # urllib3 prefixes "<urllib3.connection.HTTPSConnection object at 0x...>: ".
-    return text.split(">: ", 1)[-1] if text.startswith("<") else text
 
 
 def _parse_graph_datetime(value: str) -> datetime:
@@ -382,7 +358,7 @@ class GraphClient:
             ) from exc
         except requests.RequestException as exc:
             raise GraphAuthError(
-                "authority_unreachable", f"Cannot reach {self.authority_base_url}: {_connection_reason(exc)}"
+                "authority_unreachable", f"Cannot reach {self.authority_base_url}: {connection_reason(exc)}"
             ) from exc
         except (MsalError, ValueError, OSError) as exc:
             # msal raises ValueError when tenant discovery fails (unknown tenant, not https, ...)
@@ -453,7 +429,7 @@ class GraphClient:
                     detail = (
                         f"no answer within {self._timeout:g} s"
                         if isinstance(exc, requests.Timeout)
-                        else f"cannot connect: {_connection_reason(exc)}"
+                        else f"cannot connect: {connection_reason(exc)}"
                     )
                     raise GraphError(
                         f"{method} {where}: {detail} (gave up after {attempt} attempts)", code=kind
@@ -476,7 +452,7 @@ class GraphClient:
                 self._forget_token()
                 continue
             if response.status_code in _RETRYABLE_STATUSES and attempt < self._max_attempts:
-                retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 wait = self._backoff(attempt) if retry_after is None else min(retry_after, self._max_retry_wait)
                 log.info("Graph %s %s answered %s; retrying in %.2f s", method, where, response.status_code, wait)
                 self._sleep(wait)
