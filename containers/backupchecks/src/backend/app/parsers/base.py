@@ -195,7 +195,10 @@ class Parser(ABC):
         return "; ".join(reasons) or "parser has no match rule"
 
     def matches(self, mail: NormalizedMail) -> bool:
-        """``why_not(mail) is None``, computed without building reasons unless a subclass has its
+        """A subclass that overrides ``matches`` or ``why_not`` may only narrow its rules, never widen
+        them: the registry uses the rules as a prefilter.
+
+        ``why_not(mail) is None``, computed without building reasons unless a subclass has its
         own ``why_not`` (a subclass that overrides both keeps them in agreement)."""
         if type(self).why_not is not Parser.why_not:
             return self.why_not(mail) is None
