@@ -17,17 +17,15 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from io import StringIO
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
-from sqlalchemy import create_engine, event, text  # noqa: E402
+from _pg import bench_app, copy_rows, fresh_database, reset_sequences_and_analyze  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
-from backend.app import create_app  # noqa: E402
-from backend.app.config import AppConfig  # noqa: E402
-from backend.app.database import upgrade_schema  # noqa: E402
 from backend.app.extensions import db  # noqa: E402
 from backend.app.models import job_identity_key  # noqa: E402
 from backend.app.services.schedules import LearnedSchedule  # noqa: E402
@@ -35,25 +33,6 @@ from backend.app.services.users import create_user  # noqa: E402
 
 SOFTWARE = [("Veeam", "Backup Job"), ("Synology", "Hyper Backup"), ("NAKIVO", "Backup Job"), ("QNAP", "Backup Job"),
             ("Proxmox VE", "Backup"), ("Acronis Cyber Protect", "Backup"), ("Xen Orchestra", "Backup")]
-
-
-def fresh_database(url: str) -> str:
-    base, name = url.rsplit("/", 1)
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url
-
-
-def copy_rows(raw_connection, table: str, columns: list[str], rows) -> None:
-    buffer = StringIO()
-    for row in rows:
-        buffer.write("\t".join("\\N" if v is None else str(v) for v in row) + "\n")
-    buffer.seek(0)
-    with raw_connection.cursor() as cursor:
-        cursor.copy_from(buffer, table, columns=columns, null="\\N")
 
 
 def fill(jobs: int, days: int, inbox: int, seed: int, now_at: datetime) -> None:
@@ -101,10 +80,7 @@ def fill(jobs: int, days: int, inbox: int, seed: int, now_at: datetime) -> None:
               ((i, f"<inbox-{i}@bench.example>", f"nas{i % 50}@unknown{i % 70}.example",
                 f"Hyper Backup - Job {i} successful", "body", now_at - timedelta(minutes=i), "inbox", False,
                 "Synology", f"Job {i}", "success", "synology_hyper_backup", now_at) for i in range(1, inbox + 1)))
-    with raw.cursor() as cursor:
-        for table in ("customers", "jobs", "job_runs", "mail_messages"):
-            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-        cursor.execute("ANALYZE")
+    reset_sequences_and_analyze(raw, ["customers", "jobs", "job_runs", "mail_messages"])
     db.session.commit()
     print(f"filled: 100 customers, {jobs} jobs, {len(run_rows)} runs, {inbox} inbox mails")
 
@@ -121,10 +97,7 @@ def main() -> None:
     args = parser.parse_args()
 
     url = args.database_url if args.reuse else fresh_database(args.database_url)
-    app = create_app(AppConfig(env="testing", secret_key="bench-secret-key", port=8080, database_url=url,
-                               background_jobs=False, log_level="WARNING"),
-                     overrides={"WTF_CSRF_ENABLED": False}, run_migrations=False)
-    upgrade_schema(app)
+    app = bench_app(url)
     now_at = datetime.now(UTC)
     with app.app_context():
         if not args.reuse:

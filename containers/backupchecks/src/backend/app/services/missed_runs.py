@@ -18,7 +18,7 @@ from ..extensions import db
 from ..models import Customer, Job, JobRun
 from .job_schedules import effective_schedule, is_paused, learn_job_schedule, needs_relearning
 from .runs import finish_new_run
-from .schedules import LearnedSchedule, expected_slots, match_runs_to_slots, slot_status
+from .schedules import MONTHLY_LOOKBACK, LearnedSchedule, expected_slots, match_runs_to_slots, slot_status
 from .settings import get_settings, ui_zone
 
 # A pass looks this far back at most: after a long outage it fills two weeks, not the whole history.
@@ -41,6 +41,19 @@ def _eligible_jobs(job_ids: list[int] | None) -> list[Job]:
     return list(db.session.scalars(query.order_by(Job.id)))
 
 
+def _runs_by_job(job_ids: list[int], since_at: datetime, columns, real_only: bool) -> dict[int, list]:
+    """Runs of many jobs in one query per 500 jobs (one query per job costs seconds for 2,000 jobs)."""
+    grouped: dict[int, list] = {job_id: [] for job_id in job_ids}
+    for start in range(0, len(job_ids), 500):
+        query = select(JobRun.job_id, *columns).where(JobRun.job_id.in_(job_ids[start:start + 500]),
+                                                      JobRun.run_at >= since_at).order_by(JobRun.job_id, JobRun.run_at)
+        if real_only:
+            query = query.where(JobRun.status != "missed")
+        for row in db.session.execute(query):
+            grouped[row[0]].append(row[1:] if len(row) > 2 else row[1])
+    return grouped
+
+
 def ensure_missed_runs(now_at: datetime, job_ids: list[int] | None = None) -> MissedPassSummary:
     """Create the missed runs of every eligible job up to ``now_at``; idempotent. Flushes."""
     zone, grace = ui_zone(), get_settings().missed_grace_minutes
@@ -49,38 +62,38 @@ def ensure_missed_runs(now_at: datetime, job_ids: list[int] | None = None) -> Mi
     if not jobs:
         return summary
     ids = [job.id for job in jobs]
-    last_runs = dict(db.session.execute(
-        select(JobRun.job_id, func.max(JobRun.run_at)).where(JobRun.job_id.in_(ids), JobRun.status != "missed")
-        .group_by(JobRun.job_id)).all())
-    first_runs = dict(db.session.execute(
-        select(JobRun.job_id, func.min(JobRun.run_at)).where(JobRun.job_id.in_(ids), JobRun.status != "missed")
-        .group_by(JobRun.job_id)).all())
+    bounds = {job_id: (first, last) for job_id, first, last in db.session.execute(
+        select(JobRun.job_id, func.min(JobRun.run_at), func.max(JobRun.run_at))
+        .where(JobRun.job_id.in_(ids), JobRun.status != "missed").group_by(JobRun.job_id))}
+    stale = [job for job in jobs if job.schedule_mode == "learned"
+             and needs_relearning(job, now_at, bounds.get(job.id, (None, None))[1])]
+    if stale:
+        history = _runs_by_job([job.id for job in stale], now_at - MONTHLY_LOOKBACK, [JobRun.run_at], real_only=True)
+        for job in stale:
+            learn_job_schedule(job, now_at, zone, [t for t in history[job.id] if t <= now_at])
+            summary.schedules_learned += 1
+    # Slack before the look-back for the widest tolerance plus grace, so a run near the window's
+    # start still fills its slot.
+    recent = _runs_by_job(ids, now_at - MAX_LOOKBACK - timedelta(days=1),
+                          [JobRun.run_at, JobRun.status, JobRun.missed_slot_at], real_only=False)
     for job in jobs:
         summary.jobs_checked += 1
-        if job.schedule_mode == "learned" and needs_relearning(job, now_at, last_runs.get(job.id)):
-            learn_job_schedule(job, now_at, zone)
-            summary.schedules_learned += 1
         schedule = effective_schedule(job)
-        if schedule is None or job.schedule_expected_since_at is None or job.id not in first_runs:
+        if schedule is None or job.schedule_expected_since_at is None or job.id not in bounds:
             continue
-        start_at = max(job.schedule_expected_since_at, first_runs[job.id], now_at - MAX_LOOKBACK)
-        summary.missed_created += _missed_for_job(job, schedule, start_at, now_at, zone, grace)
+        start_at = max(job.schedule_expected_since_at, bounds[job.id][0], now_at - MAX_LOOKBACK)
+        summary.missed_created += _missed_for_job(job, schedule, start_at, now_at, zone, grace, recent[job.id])
     db.session.flush()
     return summary
 
 
 def _missed_for_job(job: Job, schedule: LearnedSchedule, start_at: datetime, now_at: datetime, zone: ZoneInfo,
-                    grace: int) -> int:
+                    grace: int, rows: list) -> int:
     slots = [s for s in expected_slots(schedule, start_at, now_at, zone) if not is_paused(job, s.local_date)]
     if not slots:
         return 0
-    margin = timedelta(minutes=schedule.tolerance_minutes + grace + 60)
-    rows = db.session.execute(
-        select(JobRun.run_at, JobRun.status, JobRun.missed_slot_at)
-        .where(JobRun.job_id == job.id, JobRun.run_at >= slots[0].window_start_at - margin,
-               JobRun.run_at <= now_at + margin)).all()
-    real_runs = [r.run_at for r in rows if r.status != "missed"]
-    recorded = {r.missed_slot_at for r in rows if r.missed_slot_at is not None}
+    real_runs = [run_at for run_at, status, _slot in rows if status != "missed"]
+    recorded = {slot_at for _run_at, _status, slot_at in rows if slot_at is not None}
     created = 0
     for slot, run_at in match_runs_to_slots(slots, real_runs, grace_minutes=grace):
         if slot.slot_at in recorded or slot_status(slot, run_at, now_at, grace) != "missed":
