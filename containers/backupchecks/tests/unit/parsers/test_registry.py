@@ -9,9 +9,10 @@ import pytest
 
 from backend.app.parsers import registry
 from backend.app.parsers.base import MatchRule, NormalizedMail, ParseError, Parser, ParseResult
+from backend.app.parsers.normalize import normalize_eml
 from backend.app.parsers.registry import PARSERS, ParseOutcome, explain, find_parser, get_parser, parse_mail
 
-from .conftest import expected_for, fixture_mails
+from .conftest import FIXTURES, expected_for, fixture_mails
 
 MAIL = NormalizedMail(from_address="backup@example.com", subject="[FAKE] nightly", text_body="body")
 
@@ -200,3 +201,18 @@ def test_matches_agrees_with_why_not_on_every_fixture() -> None:
             assert parser.matches(mail) == (parser.why_not(mail) is None), (parser.key, eml.name)
             for rule in parser.rules:
                 assert rule.holds(mail) == (rule.explain(mail) is None), (parser.key, eml.name, rule)
+
+
+def test_a_rule_that_tests_nothing_never_selects_a_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    empty, fallback = _Fake(key="empty", rules=(MatchRule(),)), _Fake(key="fallback")
+    _use(monkeypatch, empty, fallback)
+    assert find_parser(MAIL) is fallback
+    assert dict((p.key, reason) for p, reason in explain(MAIL))["empty"] == "parser has no match rule"
+
+
+def test_find_parser_picks_what_explain_picks_on_every_fixture() -> None:
+    """find_parser tests compiled rules; explain walks them one by one: they must always agree."""
+    for path in sorted(FIXTURES.glob("*/*.eml")):
+        mail = normalize_eml(path.read_bytes())
+        first = next((parser for parser, reason in explain(mail) if reason is None), None)
+        assert find_parser(mail) is first, path.name
