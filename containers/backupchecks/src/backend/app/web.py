@@ -8,6 +8,7 @@ from flask import Flask, g, request
 
 from .auth.access import can_access
 from .models import ROLE_LABELS
+from .services.context_cache import forget_all
 from .timefmt import format_local
 
 STATUS_BADGE_CLASSES = {
@@ -35,6 +36,7 @@ def register_template_helpers(app: Flask) -> None:
     def _read_settings_afresh() -> None:
         # Per-request caches live on g; an app context can outlive one request (CLI, tests).
         g.pop("ui_zone", None)
+        forget_all()
 
     @app.context_processor
     def _navbar_counts() -> dict:

@@ -16,10 +16,11 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Customer, Job, JobRun
+from .context_cache import cached
 from .job_schedules import effective_schedule, is_paused, learn_job_schedule, needs_relearning
 from .runs import finish_new_run
 from .schedules import MONTHLY_LOOKBACK, LearnedSchedule, expected_slots, match_runs_to_slots, slot_status
-from .settings import get_settings, ui_zone
+from .settings import missed_grace_minutes, ui_zone
 
 # A pass looks this far back at most: after a long outage it fills two weeks, not the whole history.
 MAX_LOOKBACK = timedelta(days=14)
@@ -56,7 +57,7 @@ def _runs_by_job(job_ids: list[int], since_at: datetime, columns, real_only: boo
 
 def ensure_missed_runs(now_at: datetime, job_ids: list[int] | None = None) -> MissedPassSummary:
     """Create the missed runs of every eligible job up to ``now_at``; idempotent. Flushes."""
-    zone, grace = ui_zone(), get_settings().missed_grace_minutes
+    zone, grace = ui_zone(), missed_grace_minutes()
     summary = MissedPassSummary()
     jobs = _eligible_jobs(job_ids)
     if not jobs:
@@ -108,8 +109,16 @@ def _missed_for_job(job: Job, schedule: LearnedSchedule, start_at: datetime, now
         except IntegrityError:
             continue  # another instance recorded this slot meanwhile
         finish_new_run(job, run)
+        jobs_with_missed_runs().add(job.id)
         created += 1
     return created
+
+
+def jobs_with_missed_runs() -> set[int]:
+    """Ids of jobs that have missed runs: a new run of any other job cannot replace one, which
+    saves the import a query per mail."""
+    return cached("jobs_with_missed_runs", lambda: set(db.session.scalars(
+        select(JobRun.job_id).where(JobRun.status == "missed").distinct())))
 
 
 def replace_missed_run(job: Job, run: JobRun) -> JobRun | None:
@@ -117,10 +126,12 @@ def replace_missed_run(job: Job, run: JobRun) -> JobRun | None:
 
     Returns the missed run that was removed (flushed), or None.
     """
-    schedule = effective_schedule(job)
-    if schedule is None or run.status == "missed":
+    if run.status == "missed" or job.id not in jobs_with_missed_runs():
         return None
-    reach = timedelta(minutes=schedule.tolerance_minutes + get_settings().missed_grace_minutes)
+    schedule = effective_schedule(job)
+    if schedule is None:
+        return None
+    reach = timedelta(minutes=schedule.tolerance_minutes + missed_grace_minutes())
     candidates = db.session.scalars(
         select(JobRun).where(JobRun.job_id == job.id, JobRun.status == "missed",
                              JobRun.missed_slot_at >= run.run_at - reach, JobRun.missed_slot_at <= run.run_at + reach)

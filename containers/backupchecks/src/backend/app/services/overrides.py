@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import ERROR_MATCH_TYPES, OVERRIDE_LEVELS, RUN_STATUSES, Job, JobRun, Override, RunObjectLink, User
 from .audit import record_audit
+from .context_cache import cached, forget
 from .settings import ui_zone
 
 
@@ -41,7 +42,7 @@ def run_problems(run: JobRun) -> list[Problem]:
     return failing or [Problem(None, run.status, run.message or "")]
 
 
-def _text_matches(override: Override, error: str) -> bool:
+def _text_matches(override: Override | OverrideRule, error: str) -> bool:
     wanted = (override.error_text or "").strip()
     if not wanted:
         return True
@@ -59,7 +60,7 @@ def _same(wanted: str | None, actual: str | None) -> bool:
     return not wanted or (actual or "").casefold() == wanted.casefold()
 
 
-def override_covers(override: Override, job: Job, problem: Problem, run_date: date) -> bool:
+def override_covers(override: Override | OverrideRule, job: Job, problem: Problem, run_date: date) -> bool:
     if not override.active or not override.treat_as_success:
         return False
     if override.valid_from and run_date < override.valid_from:
@@ -78,13 +79,39 @@ def override_covers(override: Override, job: Job, problem: Problem, run_date: da
     return _text_matches(override, problem.error)
 
 
-def active_overrides() -> list[Override]:
-    """Object-level before global: the more specific rule is checked (and recorded) first."""
+@dataclass(frozen=True)
+class OverrideRule:
+    """An active override as plain values: cached for a whole import pass, unaffected by commits."""
+
+    id: int
+    level: str
+    job_id: int | None
+    object_name: str | None
+    backup_software: str | None
+    backup_type: str | None
+    status_match: str | None
+    error_text: str | None
+    error_match: str
+    treat_as_success: bool
+    valid_from: date | None
+    valid_until: date | None
+    active: bool
+
+
+def _load_active_overrides() -> list[OverrideRule]:
     rows = db.session.scalars(select(Override).where(Override.active.is_(True)).order_by(Override.id)).all()
-    return [o for o in rows if o.level == "object"] + [o for o in rows if o.level == "global"]
+    rules = [OverrideRule(o.id, o.level, o.job_id, o.object_name, o.backup_software, o.backup_type, o.status_match,
+                          o.error_text, o.error_match, o.treat_as_success, o.valid_from, o.valid_until, o.active)
+             for o in rows]
+    return [r for r in rules if r.level == "object"] + [r for r in rules if r.level == "global"]
 
 
-def apply_overrides(run: JobRun, job: Job, overrides: Sequence[Override], zone: ZoneInfo) -> None:
+def active_overrides() -> list[OverrideRule]:
+    """Object-level before global: the more specific rule is checked (and recorded) first."""
+    return cached("active_overrides", _load_active_overrides)
+
+
+def apply_overrides(run: JobRun, job: Job, overrides: Sequence[OverrideRule], zone: ZoneInfo) -> None:
     """Set the run's effective status and the override that made it, from scratch."""
     if run.marked_success_at is not None or run.status == "success":
         run.effective_status, run.override_id = "success", None
@@ -93,7 +120,7 @@ def apply_overrides(run: JobRun, job: Job, overrides: Sequence[Override], zone: 
         run.effective_status, run.override_id = run.status, None
         return
     run_date = run.run_at.astimezone(zone).date()
-    first: Override | None = None
+    first: OverrideRule | None = None
     for problem in run_problems(run):
         cover = next((o for o in overrides if override_covers(o, job, problem, run_date)), None)
         if cover is None:
@@ -112,6 +139,7 @@ def reapply_overrides(job_ids: Iterable[int] | None = None) -> int:
 
     Reviewed runs keep the status they were reviewed with: history does not change under people.
     """
+    forget("active_overrides")
     overrides, zone = active_overrides(), ui_zone()
     query = (select(JobRun).where(JobRun.reviewed_at.is_(None))
              .options(selectinload(JobRun.object_links).selectinload(RunObjectLink.customer_object),

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from ..extensions import db
 from ..models import DEFAULT_UI_TIMEZONE, SystemSettings, User
 from .audit import record_audit
+from .context_cache import cached, forget
 from .secrets import encrypt_secret
 
 
@@ -23,10 +24,18 @@ def get_settings() -> SystemSettings:
 
 def ui_zone() -> ZoneInfo:
     """The zone every time in the UI is shown in, and schedules are learned in."""
+    return cached("ui_zone", _load_ui_zone)
+
+
+def _load_ui_zone() -> ZoneInfo:
     try:
         return ZoneInfo(get_settings().ui_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo(DEFAULT_UI_TIMEZONE)
+
+
+def missed_grace_minutes() -> int:
+    return cached("missed_grace_minutes", lambda: get_settings().missed_grace_minutes)
 
 
 def timezone_choices() -> list[str]:
@@ -49,6 +58,7 @@ def update_general_settings(user: User, ui_timezone: str, missed_grace_minutes: 
         record_audit("settings_updated", f"Missed-run grace changed from {settings.missed_grace_minutes} to "
                      f"{missed_grace_minutes} minutes", user)
         settings.missed_grace_minutes = missed_grace_minutes
+    forget("ui_zone", "missed_grace_minutes")
     db.session.flush()
     return settings
 
