@@ -44,6 +44,20 @@ def _reset_postgres_schema(url: str) -> None:
     engine.dispose()
 
 
+def separate_database_url(tmp_path, name: str) -> str:
+    """A database of its own, outside the per-test transaction, for tests of concurrency: an empty
+    PostgreSQL database ``bc_test_<name>`` beside TEST_DATABASE_URL's, or an SQLite file."""
+    if not TEST_DATABASE_URL:
+        return f"sqlite:///{tmp_path / f'{name}.sqlite'}"
+    base = _normalise(TEST_DATABASE_URL)
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS bc_test_{name}"))
+        conn.execute(text(f"CREATE DATABASE bc_test_{name}"))
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + f"/bc_test_{name}"
+
+
 def make_test_config(database_url: str) -> AppConfig:
     return AppConfig(env="testing", secret_key="test-secret-key-not-for-production", port=8080,
                      database_url=database_url, background_jobs=False, log_level="WARNING")

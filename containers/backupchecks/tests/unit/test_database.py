@@ -15,7 +15,7 @@ from backend.app.database import upgrade_schema
 from backend.app.extensions import db
 from backend.app.models import Customer
 
-from ..conftest import TEST_DATABASE_URL, make_test_config
+from ..conftest import make_test_config, separate_database_url
 
 
 def test_models_and_migrations_agree(app):
@@ -49,20 +49,10 @@ def test_isolation_canary_two(app):
     assert db.session.query(Customer).filter_by(name="canary two").count() == 1
 
 
-def _fresh_database_url(tmp_path: Path) -> str:
-    if not TEST_DATABASE_URL:
-        return f"sqlite:///{tmp_path / 'concurrent.sqlite'}"
-    base = TEST_DATABASE_URL.replace("postgresql://", "postgresql+psycopg2://")
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS bc_test_concurrent"))
-        conn.execute(text("CREATE DATABASE bc_test_concurrent"))
-    admin.dispose()
-    return base.rsplit("/", 1)[0] + "/bc_test_concurrent"
 
 
 def test_concurrent_start_ups_migrate_once(tmp_path: Path):
-    url = _fresh_database_url(tmp_path)
+    url = separate_database_url(tmp_path, "concurrent")
     apps = []
     for _ in range(3):
         app = create_app(make_test_config(url), run_migrations=False)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from backend.app import create_app
 from backend.app.clients.graph import GraphClient
@@ -19,7 +19,7 @@ from backend.app.models import AuditLog, BackgroundTask, JobRun, MailMessage
 from backend.app.services.inbox import approve_inbox_mail
 from backend.app.services.settings import MailImportSettingsInput, get_settings, update_mail_import_settings
 
-from ..conftest import TEST_DATABASE_URL, make_test_config
+from ..conftest import make_test_config, separate_database_url
 from ..factories import make_customer, make_user
 from ..fakes.graph_server import running_graph_fake
 from ..mailfactory import fixture_mail, variant
@@ -233,22 +233,12 @@ def test_settings_client_uses_the_stored_encrypted_secret(app, tmp_path: Path):
         assert client.acquire_token()
 
 
-def _separate_database(tmp_path: Path) -> str:
-    if not TEST_DATABASE_URL:
-        return f"sqlite:///{tmp_path / 'importers.sqlite'}"
-    base = TEST_DATABASE_URL.replace("postgresql://", "postgresql+psycopg2://")
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS bc_test_importers"))
-        conn.execute(text("CREATE DATABASE bc_test_importers"))
-    admin.dispose()
-    return base.rsplit("/", 1)[0] + "/bc_test_importers"
 
 
 def test_two_importers_at_once_store_each_mail_once(tmp_path: Path):
     """Two instances start a pass at the same moment on their own connections: the lease lets one
     run; whatever the interleaving, each mail is stored once."""
-    app = create_app(make_test_config(_separate_database(tmp_path)), run_migrations=False)
+    app = create_app(make_test_config(separate_database_url(tmp_path, "importers")), run_migrations=False)
     app.instance_path = str(tmp_path)
     upgrade_schema(app)
     with running_graph_fake(tmp_path) as fake:

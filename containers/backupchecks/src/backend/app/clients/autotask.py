@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from .http import connection_reason, parse_retry_after
+from .http import ConnectionReport, ConnectionStep, connection_reason, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -132,22 +132,6 @@ class CreatedTicket(NamedTuple):
     # None only when the ticket was created but reading it back failed: the id is what counts, and
     # get_ticket(id) gives the number later.
     ticket_number: str | None
-
-
-@dataclass(frozen=True)
-class ConnectionStep:
-    name: str
-    ok: bool
-    message: str
-
-
-@dataclass(frozen=True)
-class ConnectionReport:
-    steps: tuple[ConnectionStep, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(step.ok for step in self.steps)
 
 
 

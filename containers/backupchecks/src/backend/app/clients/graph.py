@@ -31,7 +31,7 @@ import requests
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 from msal.exceptions import MsalError
 
-from .http import connection_reason, parse_retry_after
+from .http import ConnectionReport, ConnectionStep, connection_reason, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -134,22 +134,6 @@ class GraphFolder:
     parent_folder_id: str | None
     child_folder_count: int
     total_item_count: int
-
-
-@dataclass(frozen=True)
-class ConnectionStep:
-    name: str
-    ok: bool
-    message: str
-
-
-@dataclass(frozen=True)
-class ConnectionReport:
-    steps: tuple[ConnectionStep, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(step.ok for step in self.steps)
 
 
 class _MsalHttpClient:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,3 +37,21 @@ def connection_reason(exc: requests.RequestException) -> str:
     text = str(reason)
     # urllib3 prefixes "<urllib3.connection.HTTPSConnection object at 0x...>: ".
     return text.split(">: ", 1)[-1] if text.startswith("<") else text
+
+
+@dataclass(frozen=True)
+class ConnectionStep:
+    """One step of a "Test connection" (token, mailbox, folder, ...), shown as a line in the UI."""
+
+    name: str
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    steps: tuple[ConnectionStep, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(step.ok for step in self.steps)
