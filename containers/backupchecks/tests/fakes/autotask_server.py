@@ -26,11 +26,13 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import requests
+
+from .loopback import LoopbackHTTPServer
 
 DEFAULT_USERNAME = "bc-api@example.com"
 DEFAULT_SECRET = "fake-Secret$0123456789"
@@ -300,40 +302,9 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-class _FakeHTTPServer(ThreadingHTTPServer):
-    # Non-daemon threads joined by server_close(): the context manager ends with no thread left.
-    daemon_threads = False
-    block_on_close = True
-
+class _FakeHTTPServer(LoopbackHTTPServer):
     def __init__(self, fake: AutotaskFake) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        connection, address = super().get_request()
-        with self._connections_lock:
-            self._connections.add(connection)
-        return connection, address
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that give up (timeouts, shutdown) are expected here; bugs in the routes are caught
-        # in AutotaskFake._handle and recorded in server_errors.
-        return
-
-    def drop_open_connections(self) -> None:
-        """Wake handler threads blocked on idle keep-alive connections so they can be joined."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        super().__init__(fake, _Handler)
 
 
 class AutotaskFake:

@@ -30,13 +30,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import requests
 
+from .loopback import LoopbackHTTPServer
 from .tls import make_test_certificates
 
 GRAPH_VERSION = "v1.0"
@@ -363,43 +364,10 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-class _FakeHTTPServer(ThreadingHTTPServer):
-    # Non-daemon threads joined by server_close(): the context manager ends with no thread left.
-    daemon_threads = False
-    block_on_close = True
-
+class _FakeHTTPServer(LoopbackHTTPServer):
     def __init__(self, fake: GraphFake, context: ssl.SSLContext) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
+        super().__init__(fake, _Handler)
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        connection, address = super().get_request()
-        with self._connections_lock:
-            self._connections.add(connection)
-        return connection, address
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that give up (timeouts, TLS rejections, shutdown) are expected in these tests;
-        # real bugs in the fake's routes are caught in GraphFake._handle and recorded there.
-        return
-
-    def drop_open_connections(self) -> None:
-        """Wake handler threads blocked on idle keep-alive connections so they can be joined."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            # socket.socket.shutdown, not SSLSocket.shutdown: the latter drops the SSL object
-            # under the feet of the thread that is reading from it.
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(connection, socket.SHUT_RDWR)
 
 
 # --------------------------------------------------------------------------------------------
