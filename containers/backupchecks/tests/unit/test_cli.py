@@ -65,3 +65,11 @@ def test_command_lists_its_commands_without_configuration():
     assert result.exit_code == 0
     for command in ("demo", "users", "db"):
         assert command in result.output
+
+
+def test_a_bad_configuration_is_one_clear_line_not_a_traceback():
+    runner = click.testing.CliRunner()
+    result = runner.invoke(main, ["users", "create-admin"], env={"APP_ENV": "production", "APP_SECRET_KEY": ""})
+    assert result.exit_code == 2
+    assert "Error: configuration: APP_SECRET_KEY: required when APP_ENV=production" in result.output
+    assert "Traceback" not in result.output

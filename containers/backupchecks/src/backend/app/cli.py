@@ -18,10 +18,17 @@ from .extensions import db
 
 
 def _create_cli_app() -> Flask:
+    from flask.cli import NoAppException
+
     from . import create_app
+    from .config import ConfigError
 
     # Commands decide for themselves whether to migrate (`db upgrade` must not race itself).
-    return create_app(run_migrations=False, start_background=False)
+    try:
+        return create_app(run_migrations=False, start_background=False)
+    except ConfigError as exc:
+        # Shown as one line ("Error: ...") instead of a traceback, also under --help.
+        raise NoAppException(f"configuration: {exc}") from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_cli_app, add_version_option=False, load_dotenv=False)
