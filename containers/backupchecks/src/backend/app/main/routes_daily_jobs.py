@@ -12,6 +12,7 @@ from ..auth.access import READERS, roles_required
 from ..extensions import db
 from ..models import Customer, Job, JobRun, RunObjectLink
 from ..services.daily_jobs import DAY_STATUS_LABELS, DAY_STATUSES, daily_job_rows, previous_and_next
+from ..services.job_schedules import schedule_summary
 from ..services.jobs import local_day_bounds
 from ..timefmt import current_zone
 from . import bp
@@ -67,7 +68,5 @@ def daily_job_runs(job_id: int):
         select(JobRun).where(JobRun.job_id == job.id, JobRun.run_at >= start_at, JobRun.run_at < end_at)
         .order_by(JobRun.run_at.desc())
         .options(selectinload(JobRun.object_links).selectinload(RunObjectLink.customer_object))).all()
-    from ..services.job_schedules import schedule_summary
-
     return render_template("main/daily_job_runs.html", job=job, day=day, runs=runs,
                            schedule_text=schedule_summary(job, current_zone()))

@@ -251,6 +251,14 @@ def _object_status(word: str) -> Status:
     return status_from_text(word) or "failed"
 
 
+def _result(key: str, mail: NormalizedMail, report: _Report, backup_type: str, job_name: str,
+            objects: list[ParsedObject]) -> ParseResult:
+    """The result every Veeam report gives once its type and job name are known."""
+    return ParseResult(parser_key=key, backup_software=SOFTWARE, backup_type=backup_type, job_name=job_name,
+                       overall_status=_overall(report, objects), objects=tuple(objects),
+                       run_at=stated_datetime(report.date_line, mail), message=report.message)
+
+
 def _overall(report: _Report, objects: list[ParsedObject]) -> Status:
     word = (report.status_word or "").lower()
     if word in _STATUS_WORDS:
@@ -311,16 +319,7 @@ class VeeamBackupReplicationParser(Parser):
             job_name = subject.group("job")
         if not job_name:
             raise ParseError("the Veeam report header has no job name")
-        return ParseResult(
-            parser_key=self.key,
-            backup_software=SOFTWARE,
-            backup_type=backup_type,
-            job_name=job_name,
-            overall_status=_overall(report, objects),
-            objects=tuple(objects),
-            run_at=stated_datetime(report.date_line, mail),
-            message=report.message,
-        )
+        return _result(self.key, mail, report, backup_type, job_name, objects)
 
 
 # --- Veeam Agent for Microsoft Windows / Linux (stand-alone) ------------------------------------
@@ -342,16 +341,7 @@ class VeeamAgentParser(Parser):
         job_name = f"{computer} - {report.name}" if computer and report.name else report.name
         if not job_name:
             raise ParseError("the Veeam Agent report header has no job name")
-        return ParseResult(
-            parser_key=self.key,
-            backup_software=SOFTWARE,
-            backup_type=backup_type,
-            job_name=job_name,
-            overall_status=_overall(report, objects),
-            objects=tuple(objects),
-            run_at=stated_datetime(report.date_line, mail),
-            message=report.message,
-        )
+        return _result(self.key, mail, report, backup_type, job_name, objects)
 
 
 # --- Veeam Backup for Microsoft 365 -------------------------------------------------------------
@@ -366,16 +356,7 @@ class VeeamM365Parser(Parser):
         objects = _objects(report, "Object")
         if not report.name:
             raise ParseError("the Veeam Backup for Microsoft 365 report header has no job name")
-        return ParseResult(
-            parser_key=self.key,
-            backup_software=SOFTWARE,
-            backup_type=backup_type,
-            job_name=report.name,
-            overall_status=_overall(report, objects),
-            objects=tuple(objects),
-            run_at=stated_datetime(report.date_line, mail),
-            message=report.message,
-        )
+        return _result(self.key, mail, report, backup_type, report.name, objects)
 
 
 VB365_PARSER = VeeamM365Parser(
