@@ -8,6 +8,7 @@ from .mail import MAIL_LOCATIONS, MailMessage, MailObject
 from .objects import CustomerObject, JobObjectLink, RunObjectLink
 from .overrides import ERROR_MATCH_TYPES, OVERRIDE_LEVELS, Override
 from .settings import DEFAULT_UI_TIMEZONE, SystemSettings
+from .tickets import LINK_SOURCES, SCOPE_TYPES, Remark, RemarkJobRun, RemarkScope, Ticket, TicketJobRun, TicketScope
 from .users import ROLE_LABELS, ROLES, LoginAttempt, User
 
 __all__ = [
@@ -29,9 +30,17 @@ __all__ = [
     "ROLES",
     "ROLE_LABELS",
     "RUN_STATUSES",
+    "Remark",
+    "RemarkJobRun",
+    "RemarkScope",
     "RunObjectLink",
     "STATUS_SEVERITY",
+    "SCOPE_TYPES",
+    "LINK_SOURCES",
     "SystemSettings",
+    "Ticket",
+    "TicketJobRun",
+    "TicketScope",
     "User",
     "job_identity_key",
 ]

@@ -11,6 +11,7 @@ from .types import UTCDateTime, utcnow
 DEFAULT_UI_TIMEZONE = "Europe/Amsterdam"
 DEFAULT_GRAPH_AUTHORITY_URL = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com"
+DEFAULT_AUTOTASK_ZONE_LOOKUP_URL = "https://webservices.autotask.net/atservicesrest"
 
 
 class SystemSettings(db.Model):
@@ -37,4 +38,30 @@ class SystemSettings(db.Model):
     mail_import_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     mail_import_interval_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=15)
     mail_import_batch_size: Mapped[int] = mapped_column(Integer, nullable=False, default=50)
+
+    # Autotask PSA (REST). The zone's REST root is looked up from the username and remembered here.
+    autotask_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    autotask_username: Mapped[str | None] = mapped_column(String(255))
+    # Encrypted with services.secrets; never sent back to the browser.
+    autotask_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    autotask_integration_code: Mapped[str | None] = mapped_column(String(255))
+    autotask_zone_lookup_url: Mapped[str] = mapped_column(String(255), nullable=False,
+                                                          default=DEFAULT_AUTOTASK_ZONE_LOOKUP_URL)
+    autotask_zone_url: Mapped[str | None] = mapped_column(String(255))
+    autotask_zone_name: Mapped[str | None] = mapped_column(String(100))
+    autotask_web_url: Mapped[str | None] = mapped_column(String(255))
+    # Defaults for new tickets, chosen from the cached picklists.
+    autotask_default_queue_id: Mapped[int | None] = mapped_column(Integer)
+    autotask_default_priority: Mapped[int | None] = mapped_column(Integer)
+    autotask_default_status: Mapped[int | None] = mapped_column(Integer)
+    autotask_default_issue_type: Mapped[int | None] = mapped_column(Integer)
+    autotask_default_source: Mapped[int | None] = mapped_column(Integer)
+    # {"queueID": [{"value": 5, "label": "...", "active": true}, ...], ...} as last read from the API.
+    autotask_picklists_json: Mapped[str | None] = mapped_column(Text)
+    autotask_picklists_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    autotask_sync_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    autotask_sync_interval_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=15)
+
+    # Cove Data Protection (JSON-RPC): its fields go here.
+
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
