@@ -8,6 +8,7 @@ from backend.app.auth.access import ACCESS_ATTRIBUTE, PUBLIC
 from backend.app.extensions import db
 from backend.app.models import ROLES, Override
 from backend.app.services.mail_ingest import ingest_message
+from backend.app.services.tickets import ScopeInput, create_remark, create_ticket
 
 from ..factories import make_customer, make_job, make_run
 from ..mailfactory import simple_mail
@@ -45,9 +46,12 @@ def _page_urls(app) -> list[tuple[str, str]]:
 
     other = make_user("viewer")
     mail = ingest_message(simple_mail(attachment=("report.csv", "text/csv", b"a,b\n1,2\n"))).mail
+    ticket = create_ticket(other, code=None, description="Disk full", scope=ScopeInput("job", job_id=job.id))
+    remark = create_remark(other, body="Known", scope=ScopeInput("customer", customer_id=customer.id))
     db.session.commit()
     ids = {"customer_id": customer.id, "job_id": job.id, "user_id": other.id, "slug": "roles", "mail_id": mail.id,
-           "index": 0, "run_id": run.id, "override_id": override.id}
+           "index": 0, "run_id": run.id, "override_id": override.id, "ticket_id": ticket.id,
+           "remark_id": remark.id}
     urls = []
     with app.test_request_context():
         from flask import url_for

@@ -110,12 +110,16 @@ def test_run_actions_as_fetch_calls(client, login_as):
     assert run.effective_status == "success"
     override = db.session.scalar(select(Override).where(Override.job_id == job.id))
     assert override.error_text == "Target storage is full" and override.status_match == "failed"
-    client.post(f"/run-checks/runs/{run.id}/remark", data={"remark": "Customer is buying a bigger NAS"},
-                headers=headers)
-    assert run.remark == "Customer is buying a bigger NAS"
+    assert client.get(f"/api/job-runs/{run.id}/alerts").get_json() == {"tickets": [], "remarks": []}
+    answer = client.post(f"/run-checks/runs/{run.id}/remarks", data={"body": "Customer is buying a bigger NAS"},
+                         headers=headers).get_json()
+    assert answer == {"ok": True, "message": "Remark added to 1 run(s)."}
+    remarks = client.get(f"/api/job-runs/{run.id}/alerts").get_json()["remarks"]
+    assert [(r["text"], r["source"]) for r in remarks] == [("Customer is buying a bigger NAS", "run")]
+    answer = client.post(f"/run-checks/runs/{run.id}/remarks", data={"body": "  "}, headers=headers)
+    assert answer.status_code == 400 and answer.get_json() == {"ok": False, "message": "A remark needs a text."}
     client.post(f"/run-checks/runs/{run.id}/review", headers=headers)
     assert run.reviewed_at is not None
-    assert client.get(f"/api/job-runs/{run.id}/alerts").get_json() == {"tickets": [], "remarks": []}
     assert client.get("/api/job-runs/999999/alerts").status_code == 404
 
 

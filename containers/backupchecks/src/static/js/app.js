@@ -23,4 +23,44 @@
     options.credentials = "same-origin";
     return fetch(url, options);
   };
+
+  // Copy a ticket number: the Clipboard API, then execCommand on a hidden textarea (older browsers
+  // and Edge without a secure context), then a prompt to copy by hand. The button shows ✓ for 800 ms.
+  function copyWithTextarea(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+    document.body.removeChild(area);
+    return copied;
+  }
+  function copied(button) {
+    var label = button.textContent;
+    button.textContent = "✓";
+    button.classList.add("copied");
+    setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 800);
+  }
+  window.bcCopyText = function (text, button) {
+    function fallback() {
+      if (copyWithTextarea(text)) { copied(button); return; }
+      window.prompt("Copy the ticket number:", text);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { copied(button); }, fallback);
+    } else {
+      fallback();
+    }
+  };
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".copy-ticket");
+    if (!button) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    window.bcCopyText(button.dataset.copy, button);
+  });
 })();

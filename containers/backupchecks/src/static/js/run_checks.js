@@ -33,6 +33,37 @@
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r; });
   }
 
+  function alertLine(icon, text, source, resolved, editUrl, code) {
+    var line = document.createElement("div");
+    line.className = "alert-item";
+    line.appendChild(document.createTextNode(icon + " "));
+    if (code) {
+      var strong = document.createElement("strong");
+      strong.textContent = code;
+      line.appendChild(strong);
+      var copy = document.createElement("button");
+      copy.type = "button";
+      copy.className = "btn btn-link btn-sm p-0 mx-1 copy-ticket";
+      copy.dataset.copy = code;
+      copy.title = "Copy ticket number";
+      copy.textContent = "⧉";
+      line.appendChild(copy);
+    }
+    if (text) { line.appendChild(document.createTextNode((code ? "— " : "") + text)); }
+    var meta = document.createElement("span");
+    meta.className = "text-body-secondary ms-1";
+    meta.textContent = "(" + (source === "run" ? "linked to this run" : "open for this job") + (resolved ? ", resolved" : "") + ")";
+    line.appendChild(meta);
+    if (editUrl) {
+      var link = document.createElement("a");
+      link.href = editUrl;
+      link.className = "ms-1";
+      link.textContent = "open";
+      line.appendChild(link);
+    }
+    return line;
+  }
+
   function loadAlerts(card) {
     fetch(card.dataset.alertsUrl, {credentials: "same-origin"})
       .then(function (r) { return r.json(); })
@@ -40,16 +71,17 @@
         var box = card.querySelector(".run-alerts");
         box.textContent = "";
         alerts.tickets.forEach(function (t) {
-          var line = document.createElement("div");
-          line.textContent = "🎫 " + t.code + (t.description ? " — " + t.description : "");
-          box.appendChild(line);
+          box.appendChild(alertLine("🎫", t.description, t.source, t.resolved_at, t.url, t.code));
         });
         alerts.remarks.forEach(function (r) {
-          var line = document.createElement("div");
-          line.textContent = "💬 " + r.text;
-          box.appendChild(line);
+          box.appendChild(alertLine("💬", r.text, r.source, r.resolved_at, r.url, null));
         });
       });
+  }
+
+  function showResult(element, ok, message) {
+    element.textContent = message;
+    element.className = element.className.replace(/ ?text-(success|danger)/g, "") + (ok ? " text-success" : " text-danger");
   }
 
   function wire(container) {
@@ -67,12 +99,29 @@
         post(button.dataset.url, data).then(function () { changed = true; reload(); });
       });
     });
-    container.querySelectorAll(".remark-form").forEach(function (form) {
+    container.querySelectorAll(".create-form").forEach(function (form) {
       form.addEventListener("submit", function (event) {
         event.preventDefault();
-        post(form.dataset.url, new FormData(form)).then(function () {
-          form.querySelector("button").textContent = "Saved ✓";
-        });
+        var result = form.querySelector(".form-result");
+        window.bcFetch(form.dataset.url, {method: "POST", body: new FormData(form), headers: {"X-Requested-With": "fetch"}})
+          .then(function (r) { return r.json(); })
+          .then(function (answer) {
+            if (answer.ok) { changed = true; reload(); } else { showResult(result, false, answer.message); }
+          })
+          .catch(function () { showResult(result, false, "The request failed; nothing was saved. Try again."); });
+      });
+    });
+    container.querySelectorAll(".create-autotask").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var result = button.parentNode.querySelector(".action-result");
+        button.disabled = true;
+        showResult(result, true, "Creating the ticket in Autotask…");
+        window.bcFetch(button.dataset.url, {method: "POST", body: new FormData(), headers: {"X-Requested-With": "fetch", "Accept": "application/json"}})
+          .then(function (r) { return r.json(); })
+          .then(function (answer) {
+            if (answer.ok) { changed = true; reload(); } else { button.disabled = false; showResult(result, false, answer.message); }
+          })
+          .catch(function () { button.disabled = false; showResult(result, false, "Autotask could not be reached; no ticket was stored. Try again."); });
       });
     });
     var reviewForm = container.querySelector(".review-job-form");

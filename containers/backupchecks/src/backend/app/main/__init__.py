@@ -13,4 +13,5 @@ from . import (  # noqa: E402,F401  (routes attach themselves to bp)
     routes_parsers,
     routes_run_checks,
     routes_settings,
+    routes_tickets,
 )

@@ -119,3 +119,48 @@ class PauseForm(FlaskForm):
     paused_until = DateField("Paused until (inclusive)", validators=[Optional()],
                              description="Maintenance: nothing is expected or missed until then. Empty resumes.")
     submit = SubmitField("Save")
+
+
+SCOPE_CHOICES = [SelectChoice("job", "A job"), SelectChoice("customer", "A customer (all its jobs)"),
+                 SelectChoice("software", "A backup software and type"),
+                 SelectChoice("object", "One object of a job")]
+
+
+class ScopeForm(FlaskForm):
+    """What a ticket or remark is about; the fields that apply to the chosen scope type are used."""
+
+    scope_type = SelectField("About", choices=SCOPE_CHOICES)
+    customer_id = IntegerField("Customer", validators=[Optional()])
+    job_id = IntegerField("Job", validators=[Optional()])
+    backup_software = StringField("Backup software", validators=[Optional(), Length(max=100)])
+    backup_type = StringField("Backup type", validators=[Optional(), Length(max=100)],
+                              description="Empty: every type of that software.")
+    customer_object_id = IntegerField("Object", validators=[Optional()])
+    submit = SubmitField("Add scope")
+
+
+class TicketForm(FlaskForm):
+    ticket_code = StringField("Ticket code", validators=[Optional(), Length(max=64)],
+                              description="The PSA ticket number, e.g. T20260123.0001; empty: the next number of "
+                                          "today.")
+    description = TextAreaField("Description", validators=[Optional(), Length(max=10000)])
+    active_from_date = DateField("Active from", validators=[Optional()],
+                                 description="Runs of this day and later show the ticket; empty: today.")
+    start_date = DateField("Problem started on", validators=[Optional()])
+    submit = SubmitField("Save")
+
+
+class RemarkForm(FlaskForm):
+    body = TextAreaField("Remark", validators=[DataRequired(), Length(max=10000)])
+    active_from_date = DateField("Active from", validators=[Optional()], description="Empty: today.")
+    active_until_date = DateField("Active until (inclusive)", validators=[Optional()],
+                                  description="Empty: until it is resolved.")
+    submit = SubmitField("Save")
+
+
+class NewTicketForm(TicketForm, ScopeForm):
+    """A new ticket starts with one scope; more are added on its page."""
+
+
+class NewRemarkForm(RemarkForm, ScopeForm):
+    """A new remark starts with one scope; more are added on its page."""

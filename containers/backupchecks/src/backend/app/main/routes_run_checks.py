@@ -14,7 +14,6 @@ from ..services.reviews import (
     mark_run_success,
     review_jobs,
     review_runs,
-    set_run_remark,
     unreview_jobs,
     unreview_runs,
 )
@@ -128,14 +127,6 @@ def run_mark_success(run_id: int):
                                                            if with_override else "."))
 
 
-@bp.route("/run-checks/runs/<int:run_id>/remark", methods=["POST"])
-@roles_required(*STAFF)
-def run_remark(run_id: int):
-    set_run_remark(current_user, _get_run(run_id), request.form.get("remark"))
-    db.session.commit()
-    return _run_action_response("Remark saved.")
-
-
 def _run_action_response(message: str):
     if request.accept_mimetypes.best == "application/json" or request.headers.get("X-Requested-With") == "fetch":
         return jsonify({"ok": True, "message": message})
@@ -146,4 +137,9 @@ def _run_action_response(message: str):
 @bp.route("/api/job-runs/<int:run_id>/alerts")
 @roles_required(*STAFF)
 def run_alerts(run_id: int):
-    return jsonify(alerts_for_run(_get_run(run_id)))
+    alerts = alerts_for_run(_get_run(run_id))
+    for item in alerts["tickets"]:
+        item["url"] = url_for("main.ticket_edit", ticket_id=item["id"])
+    for item in alerts["remarks"]:
+        item["url"] = url_for("main.remark_edit", remark_id=item["id"])
+    return jsonify(alerts)

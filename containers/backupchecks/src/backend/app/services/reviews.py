@@ -84,9 +84,3 @@ def mark_run_success(actor: User, run: JobRun, create_future_override: bool, com
     record_audit("run_marked_success", f"Run {run.id} of {run.job.job_name} marked as success"
                  + (" with an override for future runs" if create_future_override else ""), actor)
 
-
-def set_run_remark(actor: User, run: JobRun, remark: str | None) -> None:
-    run.remark = (remark or "").strip() or None
-    db.session.flush()
-    record_audit("run_remark", f"Remark on run {run.id} of {run.job.job_name} {'set' if run.remark else 'cleared'}",
-                 actor)

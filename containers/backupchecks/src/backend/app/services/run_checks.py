@@ -10,6 +10,7 @@ from sqlalchemy import and_, case, func, not_, or_, select
 from ..extensions import db
 from ..models import Customer, Job, JobRun
 from ..models.types import utcnow
+from .tickets import indicators_for_jobs
 
 # 3CX notices that are not backups never enter the queue (seeds: "UI and UX Notes").
 HIDDEN_FROM_RUN_CHECKS = (("3CX", "Update"), ("3CX", "SSL Certificate"))
@@ -28,6 +29,7 @@ def hidden_job_condition():
 @dataclass(frozen=True)
 class RunCheckRow:
     job_id: int
+    customer_id: int
     customer_name: str
     job_name: str
     backup_software: str
@@ -36,6 +38,9 @@ class RunCheckRow:
     counts: dict[str, int]
     last_run_at: datetime
     unreviewed: int
+    # 🎫 an open ticket and 💬 an active remark whose scopes match the job.
+    has_open_ticket: bool = False
+    has_active_remark: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,15 +83,18 @@ def run_check_page(filters: RunCheckFilters, page: int, per_page: int,
     grouped = _grouped(filters, now_at).subquery()
     total = db.session.scalar(select(func.count()).select_from(grouped)) or 0
     rows = db.session.execute(
-        select(grouped, Customer.name, Job.job_name, Job.backup_software, Job.backup_type)
+        select(grouped, Customer.name, Job.customer_id, Job.job_name, Job.backup_software, Job.backup_type)
         .join(Job, Job.id == grouped.c.job_id).join(Customer, Customer.id == Job.customer_id)
         .order_by(grouped.c.worst.desc(), grouped.c.last_run_at.desc(), Job.id)
         .limit(per_page).offset((page - 1) * per_page)
     ).all()
+    indicators = indicators_for_jobs([(r.job_id, r.customer_id, r.backup_software, r.backup_type) for r in rows])
     return [RunCheckRow(job_id=r.job_id, customer_name=r.name, job_name=r.job_name, backup_software=r.backup_software,
                         backup_type=r.backup_type, worst_status=SEVERITY_NAMES[r.worst],
                         counts={"failed": r.failed, "missed": r.missed, "warning": r.warning, "success": r.success},
-                        last_run_at=r.last_run_at, unreviewed=r.unreviewed) for r in rows], total
+                        last_run_at=r.last_run_at, unreviewed=r.unreviewed, customer_id=r.customer_id,
+                        has_open_ticket=indicators[r.job_id].tickets,
+                        has_active_remark=indicators[r.job_id].remarks) for r in rows], total
 
 
 def unreviewed_run_count() -> int:
