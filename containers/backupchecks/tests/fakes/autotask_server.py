@@ -481,6 +481,37 @@ class AutotaskFake:
             self._zone_prefix = f"zone{self._zone_generation}"
             return self.api_url
 
+    def app_settings(self) -> dict[str, str]:
+        """The values Backupchecks' Autotask settings need to talk to this fake (its form field names)."""
+        return {
+            "username": self.username,
+            "secret": self.secret,
+            "integration_code": self.integration_code,
+            "zone_lookup_url": self.zone_lookup_base_url,
+        }
+
+    def ticket_writes(self) -> list[RecordedRequest]:
+        """Every request that tried to change an existing ticket (PATCH or PUT on /Tickets), answered or not."""
+        with self._lock:
+            return [
+                request
+                for request in self.requests
+                if request.kind == "api"
+                and request.method in ("PATCH", "PUT")
+                and request.path.lower().rstrip("/").endswith("/tickets")
+            ]
+
+    def ticket_creates(self) -> list[RecordedRequest]:
+        """Every POST /Tickets (successful or not), with the body the client sent."""
+        with self._lock:
+            return [
+                request
+                for request in self.requests
+                if request.kind == "api"
+                and request.method == "POST"
+                and request.path.lower().rstrip("/").endswith("/tickets")
+            ]
+
     def clear_log(self) -> None:
         with self._lock:
             self.requests.clear()

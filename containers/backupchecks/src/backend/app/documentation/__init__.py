@@ -21,6 +21,7 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("roles", "Users and roles"),
     ("statuses", "Run statuses"),
     ("customers-and-jobs", "Customers and jobs"),
+    ("tickets-and-remarks", "Tickets and remarks"),
 )
 _ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"h1", "h2", "h3", "h4", "table", "thead", "tbody", "tr", "th", "td", "pre", "code"}
 

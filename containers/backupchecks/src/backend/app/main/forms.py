@@ -164,3 +164,43 @@ class NewTicketForm(TicketForm, ScopeForm):
 
 class NewRemarkForm(RemarkForm, ScopeForm):
     """A new remark starts with one scope; more are added on its page."""
+
+
+def _optional_int(value) -> int | None:
+    """Select values as ints, with "" (nothing chosen) as None."""
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
+class AutotaskSettingsForm(FlaskForm):
+    enabled = BooleanField("Autotask enabled",
+                           description="Create tickets from Run Checks and keep them in step with Autotask.")
+    username = StringField("API username", validators=[Optional(), Length(max=255)],
+                           description="An API-only user (Autotask: Admin → Resources, security level API User); "
+                                       "its zone is looked up from it.")
+    secret = PasswordField("Secret", validators=[Optional(), Length(max=500)],
+                           description="Stored encrypted and never shown again; leave empty to keep the stored "
+                                       "secret.")
+    integration_code = StringField("API integration code", validators=[Optional(), Length(max=255)],
+                                   description="The API tracking identifier of the API user.")
+    zone_lookup_url = StringField("Zone lookup URL", default="https://webservices.autotask.net/atservicesrest",
+                                  validators=[DataRequired(), Length(max=255)],
+                                  description="Where the zone of the API user is asked; any zone answers.")
+    default_queue_id = SelectField("Default queue", coerce=_optional_int, choices=[])
+    default_priority = SelectField("Default priority", coerce=_optional_int, choices=[])
+    default_status = SelectField("Default status", coerce=_optional_int, choices=[],
+                                 description="The status of a new ticket, usually New.")
+    default_issue_type = SelectField("Default issue type", coerce=_optional_int, choices=[])
+    default_source = SelectField("Default source", coerce=_optional_int, choices=[])
+    sync_enabled = BooleanField("Sync with Autotask",
+                                description="Resolve tickets completed in Autotask, notice deleted tickets and check "
+                                            "the customers' company mappings.")
+    sync_interval_minutes = IntegerField("Sync interval (minutes)", default=15,
+                                         validators=[InputRequired(), NumberRange(1, 1440)])
+    submit = SubmitField("Save")
+
+
+class AutotaskMapForm(FlaskForm):
+    company_id = IntegerField("Autotask company id", validators=[InputRequired(), NumberRange(min=0)])
+    submit = SubmitField("Map")
