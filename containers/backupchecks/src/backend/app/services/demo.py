@@ -26,6 +26,7 @@ from .inbox import approve_inbox_mail
 from .job_schedules import learn_job_schedule
 from .mail_ingest import ingest_message
 from .missed_runs import ensure_missed_runs
+from .tickets import ScopeInput, create_remark, create_ticket
 from .users import create_user, generate_password
 
 FIXTURES_DIR = Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "mails"
@@ -173,3 +174,21 @@ def seed_demo_data(now_at: datetime, zone: ZoneInfo, actor: User, days: int = 28
         if job.schedule_expected_since_at is not None:
             job.schedule_expected_since_at = now_at - timedelta(days=14)
     ensure_missed_runs(now_at)
+    _seed_tickets_and_remarks(actor, customers, now_at, zone)
+
+
+def _seed_tickets_and_remarks(actor: User, customers: list[Customer], now_at: datetime, zone: ZoneInfo) -> None:
+    """A ticket on the failing runs of one job and a remark for one customer, as an operator leaves them."""
+    failing = db.session.execute(
+        select(Job, JobRun).join(JobRun, JobRun.job_id == Job.id)
+        .where(JobRun.effective_status == "failed", JobRun.reviewed_at.is_(None), JobRun.mail_message_id.is_not(None))
+        .order_by(JobRun.run_at.desc())).first()
+    if failing is not None:
+        job, run = failing
+        create_ticket(actor, code=None, description=f"{job.job_name} fails: being looked into",
+                      scope=ScopeInput("job", job_id=job.id), start_date=run.run_at.astimezone(zone).date(),
+                      active_from_date=run.run_at.astimezone(zone).date(), runs=[run])
+    school = customers[DEMO_CUSTOMERS.index("Riverside School")]
+    create_remark(actor, body="The backup disk is swapped on Fridays; a warning on Friday night is expected.",
+                  scope=ScopeInput("customer", customer_id=school.id),
+                  active_from_date=(now_at - timedelta(days=7)).astimezone(zone).date())
