@@ -164,3 +164,15 @@ def test_objects_api_lists_the_jobs_objects(client, login_as):
     db.session.add(JobObjectLink(job_id=job.id, customer_object_id=vm.id))
     db.session.commit()
     assert client.get(f"/api/jobs/{job.id}/objects").get_json() == [{"id": vm.id, "name": "VM01", "type": "VM"}]
+
+
+def test_create_autotask_ticket_button_only_when_autotask_is_enabled(client, login_as):
+    from backend.app.services.settings import get_settings
+
+    login_as("operator")
+    run = make_run(make_job(make_customer()), status="failed")
+    db.session.commit()
+    assert "create-autotask" not in client.get(f"/run-checks/jobs/{run.job_id}").get_data(as_text=True)
+    get_settings().autotask_enabled = True
+    db.session.commit()
+    assert "create-autotask" in client.get(f"/run-checks/jobs/{run.job_id}").get_data(as_text=True)

@@ -18,6 +18,7 @@ from ..services.reviews import (
     unreview_runs,
 )
 from ..services.run_checks import RunCheckFilters, run_check_page
+from ..services.settings import get_settings
 from ..services.tickets import alerts_for_run
 from . import bp
 from .pagination import Page, page_number
@@ -97,7 +98,8 @@ def run_checks_job(job_id: int):
         .limit(MODAL_RUNS)
         .options(selectinload(JobRun.object_links).selectinload(RunObjectLink.customer_object),
                  selectinload(JobRun.override), selectinload(JobRun.reviewed_by))).all()
-    return render_template("main/run_checks_job.html", job=job, runs=runs)
+    return render_template("main/run_checks_job.html", job=job, runs=runs,
+                           autotask_enabled=get_settings().autotask_enabled)
 
 
 @bp.route("/run-checks/runs/<int:run_id>/review", methods=["POST"])
