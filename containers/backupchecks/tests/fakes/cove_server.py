@@ -332,6 +332,7 @@ class _InjectedError:
     remaining: int
     method: str | None
     data: Any = None
+    skip: int = 0  # matching calls answered normally first
 
 
 @dataclass
@@ -353,8 +354,9 @@ class CoveFake:
     - :meth:`expire_visas`: every visa issued so far is expired; new ones (from a new Login) work.
     - :meth:`advance_clock`: move the fake's clock, e.g. past the 15 minutes a visa lives.
     - :meth:`fail_next`: the next N requests answer HTTP 5xx (503 by default) with an HTML body.
-    - :meth:`slow_next`: the next N requests (or all) wait before answering.
-    - :meth:`error_next`: the next N calls (of one method, or any) answer a given JSON-RPC error.
+    - :meth:`slow_next`: the next N requests (or all) wait before answering; ``after`` lets some pass first.
+    - :meth:`error_next`: the next N calls (of one method, or any) answer a given JSON-RPC error;
+      ``after`` lets that many matching calls succeed first (an error on the second page).
     - :attr:`forbidden_columns`: column codes (any spelling) answered with error 13501, on top of
       the D02/D03 statistics that always are.
     - :attr:`latin1_responses`: answers are encoded as Latin-1 instead of UTF-8.
@@ -396,6 +398,7 @@ class CoveFake:
         self._errors: list[_InjectedError] = []
         self._delay_seconds = 0.0
         self._delay_remaining: int | None = 0
+        self._delay_skip = 0
 
         partners, generated = _generated(accounts, seed, partner_id, reference_at)
         self._partners: dict[int, FakePartner] = {p.partner_id: p for p in partners}
@@ -464,17 +467,19 @@ class CoveFake:
         with self._lock:
             self._http_faults.append(_HttpFault(status, count))
 
-    def slow_next(self, seconds: float, count: int | None = None) -> None:
-        """Delay the next ``count`` answers (``None``: all of them) by ``seconds``."""
+    def slow_next(self, seconds: float, count: int | None = None, *, after: int = 0) -> None:
+        """Delay the next ``count`` answers (``None``: all of them) by ``seconds``, after ``after`` prompt ones."""
         with self._lock:
             self._delay_seconds = seconds
             self._delay_remaining = count
+            self._delay_skip = after
 
     def error_next(
-        self, code: int, message: str, *, count: int = 1, method: str | None = None, data: Any = None
+        self, code: int, message: str, *, count: int = 1, method: str | None = None, data: Any = None,
+        after: int = 0,
     ) -> None:
         with self._lock:
-            self._errors.append(_InjectedError(code, message, count, method, data))
+            self._errors.append(_InjectedError(code, message, count, method, data, after))
 
     def clear_log(self) -> None:
         with self._lock:
@@ -619,6 +624,9 @@ class CoveFake:
         with self._lock:
             for error in self._errors:
                 if error.remaining > 0 and error.method in (None, method):
+                    if error.skip > 0:
+                        error.skip -= 1
+                        continue
                     error.remaining -= 1
                     return error
             return None
@@ -626,6 +634,9 @@ class CoveFake:
     def _take_delay(self) -> float:
         with self._lock:
             if self._delay_seconds <= 0:
+                return 0.0
+            if self._delay_skip > 0:
+                self._delay_skip -= 1
                 return 0.0
             if self._delay_remaining is None:
                 return self._delay_seconds

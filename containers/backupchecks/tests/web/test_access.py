@@ -84,7 +84,7 @@ def test_each_role_gets_exactly_its_pages(app, client, login_as, role):
 
 def test_admin_only_pages_are_refused_to_everyone_else(app, client, login_as):
     login_as("operator", "viewer")
-    for url in ("/users", "/settings", "/logging", "/users/new"):
+    for url in ("/users", "/settings", "/logging", "/users/new", "/settings/cove"):
         assert client.get(url).status_code == 403, url
 
 

@@ -23,10 +23,10 @@ TICK_SECONDS = 30.0
 
 
 def default_passes() -> list[tuple[str, Callable[[datetime], object]]]:
-    from . import autotask_sync, mail_import, missed_runs
+    from . import autotask_sync, cove_import, mail_import, missed_runs
 
     return [("mail_import", mail_import.run_once), ("missed_runs", missed_runs.run_once),
-            ("autotask_sync", autotask_sync.run_once)]
+            ("autotask_sync", autotask_sync.run_once), ("cove_import", cove_import.run_once)]
 
 
 class BackgroundRunner:

@@ -4,6 +4,7 @@ bp = Blueprint("main", __name__)
 
 from . import (  # noqa: E402,F401  (routes attach themselves to bp)
     routes_autotask,
+    routes_cove,
     routes_customers,
     routes_daily_jobs,
     routes_dashboard,

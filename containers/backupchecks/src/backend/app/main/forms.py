@@ -158,14 +158,6 @@ class RemarkForm(FlaskForm):
     submit = SubmitField("Save")
 
 
-class NewTicketForm(TicketForm, ScopeForm):
-    """A new ticket starts with one scope; more are added on its page."""
-
-
-class NewRemarkForm(RemarkForm, ScopeForm):
-    """A new remark starts with one scope; more are added on its page."""
-
-
 def _optional_int(value) -> int | None:
     """Select values as ints, with "" (nothing chosen) as None."""
     if value is None or value == "":
@@ -204,3 +196,46 @@ class AutotaskSettingsForm(FlaskForm):
 class AutotaskMapForm(FlaskForm):
     company_id = IntegerField("Autotask company id", validators=[InputRequired(), NumberRange(min=0)])
     submit = SubmitField("Map")
+
+
+class NewTicketForm(TicketForm, ScopeForm):
+    """A new ticket starts with one scope; more are added on its page."""
+
+
+class NewRemarkForm(RemarkForm, ScopeForm):
+    """A new remark starts with one scope; more are added on its page."""
+
+
+class CoveSettingsForm(FlaskForm):
+    enabled = BooleanField("Cove Data Protection enabled",
+                           description="Shows Cove Accounts in the navbar and lets the import run.")
+    api_url = StringField("API URL", default="https://api.backup.management/jsonapi",
+                          validators=[DataRequired(), Length(max=255)],
+                          description="Cove's JSON-RPC endpoint; https (plain http only for localhost).")
+    username = StringField("API username", validators=[Optional(), Length(max=255)],
+                           description="An API user (Cove Management Console: Users → API Users).")
+    password = PasswordField("Password or API token", validators=[Optional(), Length(max=500)],
+                             description="Stored encrypted and never shown again; leave empty to keep the stored "
+                                         "password.")
+    import_enabled = BooleanField("Import automatically")
+    interval_minutes = IntegerField("Interval (minutes)", default=30,
+                                    validators=[InputRequired(), NumberRange(5, 1440)])
+    offline_detection_enabled = BooleanField(
+        "Offline detection for workstations",
+        description="Workstations get no missed runs; with this on, a linked workstation whose 28-day colour bar "
+                    "shows no session for the given days gets one warning run, later one failed run.")
+    offline_warning_days = IntegerField("Warning after (days)", default=3,
+                                        validators=[InputRequired(), NumberRange(1, 27)])
+    offline_failed_days = IntegerField("Failed after (days)", default=7,
+                                       validators=[InputRequired(), NumberRange(2, 28)])
+    submit = SubmitField("Save")
+
+
+class CoveLinkForm(FlaskForm):
+    """Create a job for a Cove account (choose or name a customer), or link it to an existing job."""
+
+    action = SelectField("Action", choices=[SelectChoice("create", "Create new job"),
+                                            SelectChoice("link", "Link to existing job")])
+    customer_id = IntegerField("Customer", validators=[Optional()])
+    new_customer_name = StringField("New customer", validators=[Optional(), Length(max=255)])
+    job_id = IntegerField("Job", validators=[Optional()])

@@ -2,6 +2,7 @@
 
 from .audit import AuditLog
 from .background import BackgroundTask
+from .cove import CoveAccount
 from .customers import Customer
 from .jobs import RUN_STATUSES, STATUS_SEVERITY, Job, JobRun, job_identity_key
 from .mail import MAIL_LOCATIONS, MailMessage, MailObject
@@ -14,6 +15,7 @@ from .users import ROLE_LABELS, ROLES, LoginAttempt, User
 __all__ = [
     "AuditLog",
     "BackgroundTask",
+    "CoveAccount",
     "Customer",
     "CustomerObject",
     "DEFAULT_UI_TIMEZONE",

@@ -63,5 +63,19 @@ class SystemSettings(db.Model):
     autotask_sync_interval_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=15)
 
     # Cove Data Protection (JSON-RPC): its fields go here.
+    cove_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    cove_api_url: Mapped[str] = mapped_column(String(255), nullable=False,
+                                              default="https://api.backup.management/jsonapi")
+    cove_api_username: Mapped[str | None] = mapped_column(String(255))
+    # Encrypted with services.secrets; never sent back to the browser.
+    cove_api_password_encrypted: Mapped[str | None] = mapped_column(Text)
+    # The partner the API user belongs to, from the last successful login (Test connection or import).
+    cove_partner_id: Mapped[int | None] = mapped_column(Integer)
+    cove_import_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    cove_import_interval_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
+    # Offline detection from the 28-day colour bar, for workstation accounts (no missed runs there).
+    cove_offline_detection_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    cove_offline_warning_days: Mapped[int] = mapped_column(Integer, nullable=False, default=3)
+    cove_offline_failed_days: Mapped[int] = mapped_column(Integer, nullable=False, default=7)
 
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
