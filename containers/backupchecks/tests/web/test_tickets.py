@@ -30,7 +30,7 @@ def test_create_a_ticket_for_a_run_then_resolve_and_reopen_it(client, login_as):
     run = make_run(job, status="failed", message="Disk full")
     db.session.commit()
     form = client.get(f"/tickets/new?run_id={run.id}").get_data(as_text=True)
-    assert "Raised for the run" in form and f'<option value="{job.id}" selected>' in form
+    assert "For the run of" in form and f'<option value="{job.id}" selected>' in form
     response = client.post(f"/tickets/new?run_id={run.id}", data={
         "ticket_code": "T20261125.0007", "description": "Replace the disk", "scope_type": "job", "job_id": job.id})
     assert response.status_code == 302

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -75,72 +78,116 @@ def _prefill_scope(form: ScopeForm) -> JobRun | None:
     return run
 
 
-def _runs_for_new(run: JobRun | None) -> list[JobRun]:
-    return [run] if run is not None else []
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between the ticket pages and the remark pages; the flow of each page is shared."""
+
+    name: str  # ticket | remark
+    model: type
+    scope_model: type
+    link_model: type
+    owner_field: str
+    new_form: type
+    edit_form: type
+    list_query: Callable
+    create: Callable  # (form, runs) -> ticket or remark
+    update: Callable  # (item, form) -> None
+    resolve: Callable  # (item) -> None
+    reopen: Callable  # (item) -> None
+    add_scope: Callable
+    resolve_scope: Callable
+    label: Callable  # (item) -> "Ticket T2026…" | "Remark 4"
+
+    def endpoint(self, page: str) -> str:
+        return f"main.{self.name}_{page}"
+
+    def url(self, page: str, item_id: int) -> str:
+        return url_for(self.endpoint(page), **{f"{self.name}_id": item_id})
+
+    def template(self, page: str) -> str:
+        return f"main/{self.name}{'s' if page == 'list' else '_form'}.html"
 
 
-def _list_page(kind: str, query_for, template: str, link_model, owner_field: str):
+TICKETS = _Kind(
+    name="ticket", model=Ticket, scope_model=TicketScope, link_model=TicketJobRun, owner_field="ticket_id",
+    new_form=NewTicketForm, edit_form=TicketForm, list_query=ticket_list_query,
+    create=lambda form, runs: create_ticket(
+        current_user, code=form.ticket_code.data, description=form.description.data, scope=_scope_input(form),
+        active_from_date=form.active_from_date.data, start_date=form.start_date.data, runs=runs),
+    update=lambda ticket, form: update_ticket(
+        current_user, ticket, code=form.ticket_code.data, description=form.description.data,
+        active_from_date=form.active_from_date.data or ticket.active_from_date, start_date=form.start_date.data),
+    resolve=lambda ticket: resolve_ticket(ticket, user=current_user),
+    reopen=lambda ticket: reopen_ticket(current_user, ticket),
+    add_scope=lambda ticket, scope: add_ticket_scope(current_user, ticket, scope),
+    resolve_scope=lambda scope: resolve_ticket_scope(current_user, scope),
+    label=lambda ticket: f"Ticket {ticket.ticket_code}")
+
+REMARKS = _Kind(
+    name="remark", model=Remark, scope_model=RemarkScope, link_model=RemarkJobRun, owner_field="remark_id",
+    new_form=NewRemarkForm, edit_form=RemarkForm, list_query=remark_list_query,
+    create=lambda form, runs: create_remark(
+        current_user, body=form.body.data, scope=_scope_input(form), active_from_date=form.active_from_date.data,
+        active_until_date=form.active_until_date.data, runs=runs),
+    update=lambda remark, form: update_remark(
+        current_user, remark, body=form.body.data,
+        active_from_date=form.active_from_date.data or remark.active_from_date,
+        active_until_date=form.active_until_date.data),
+    resolve=lambda remark: resolve_remark(current_user, remark),
+    reopen=lambda remark: reopen_remark(current_user, remark),
+    add_scope=lambda remark, scope: add_remark_scope(current_user, remark, scope),
+    resolve_scope=lambda scope: resolve_remark_scope(current_user, scope),
+    label=lambda remark: f"Remark {remark.id}")
+
+
+def _list_page(kind: _Kind):
     show = "resolved" if request.args.get("show") == "resolved" else "open"
     search = (request.args.get("q") or "").strip()
-    page = paginate(query_for(show == "resolved", search or None), PER_PAGE)
-    counts = run_counts(link_model, owner_field, [item.id for item in page.items])
-    return render_template(template, page=page, show=show, search=search, run_counts=counts,
-                           describe_scope=describe_scope, confirm_form=ConfirmForm(), kind=kind)
+    page = paginate(kind.list_query(show == "resolved", search or None), PER_PAGE)
+    counts = run_counts(kind.link_model, kind.owner_field, [item.id for item in page.items])
+    return render_template(kind.template("list"), page=page, show=show, search=search, run_counts=counts,
+                           describe_scope=describe_scope, confirm_form=ConfirmForm(), kind=kind.name)
 
 
-# ---- tickets ---------------------------------------------------------------------------------------
-
-
-@bp.route("/tickets")
-@roles_required(*STAFF)
-def tickets():
-    return _list_page("ticket", ticket_list_query, "main/tickets.html", TicketJobRun, "ticket_id")
-
-
-@bp.route("/tickets/new", methods=["GET", "POST"])
-@roles_required(*STAFF)
-def ticket_create():
-    form = NewTicketForm()
-    run = _prefill_scope(form) if request.method == "GET" else db.session.get(
-        JobRun, request.args.get("run_id", type=int) or 0)
+def _create_page(kind: _Kind):
+    form = kind.new_form()
+    if request.method == "GET":
+        run = _prefill_scope(form)
+    else:
+        run = db.session.get(JobRun, request.args.get("run_id", type=int) or 0)
     if form.validate_on_submit():
         try:
-            ticket = create_ticket(current_user, code=form.ticket_code.data, description=form.description.data,
-                                   scope=_scope_input(form), active_from_date=form.active_from_date.data,
-                                   start_date=form.start_date.data, runs=_runs_for_new(run))
+            item = kind.create(form, [run] if run is not None else [])
         except TicketError as exc:
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            flash(f"Ticket {ticket.ticket_code} created.", "success")
-            return redirect(url_for("main.ticket_edit", ticket_id=ticket.id))
-    return render_template("main/ticket_form.html", form=form, ticket=None, run=run, **_form_context())
+            flash(f"{kind.label(item)} created.", "success")
+            return redirect(kind.url("edit", item.id))
+    return render_template(kind.template("form"), form=form, item=None, run=run, kind=kind.name, **_form_context())
 
 
-def _get_ticket(ticket_id: int) -> Ticket:
-    return db.session.get(Ticket, ticket_id) or abort(404)
+def _get(kind: _Kind, item_id: int):
+    return db.session.get(kind.model, item_id) or abort(404)
 
 
-@bp.route("/tickets/<int:ticket_id>", methods=["GET", "POST"])
-@roles_required(*STAFF)
-def ticket_edit(ticket_id: int):
-    ticket = _get_ticket(ticket_id)
-    form = TicketForm(obj=ticket)
+def _edit_page(kind: _Kind, item_id: int):
+    item = _get(kind, item_id)
+    form = kind.edit_form(obj=item)
     if form.validate_on_submit():
         try:
-            update_ticket(current_user, ticket, code=form.ticket_code.data, description=form.description.data,
-                          active_from_date=form.active_from_date.data or ticket.active_from_date,
-                          start_date=form.start_date.data)
+            kind.update(item, form)
         except TicketError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
         else:
             db.session.commit()
-            flash(f"Ticket {ticket.ticket_code} saved.", "success")
-            return redirect(url_for("main.ticket_edit", ticket_id=ticket.id))
-    return render_template("main/ticket_form.html", form=form, ticket=ticket, scope_form=ScopeForm(formdata=None),
-                           runs=linked_runs(TicketJobRun, "ticket_id", ticket.id), describe_scope=describe_scope,
-                           confirm_form=ConfirmForm(), **_form_context())
+            flash(f"{kind.label(item)} saved.", "success")
+            return redirect(kind.url("edit", item.id))
+    return render_template(kind.template("form"), form=form, item=item, kind=kind.name,
+                           scope_form=ScopeForm(formdata=None), describe_scope=describe_scope,
+                           runs=linked_runs(kind.link_model, kind.owner_field, item.id), confirm_form=ConfirmForm(),
+                           **_form_context())
 
 
 def _confirmed() -> None:
@@ -153,165 +200,137 @@ def _back(default: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else default
 
 
-@bp.route("/tickets/<int:ticket_id>/resolve", methods=["POST"])
-@roles_required(*STAFF)
-def ticket_resolve(ticket_id: int):
+def _resolve(kind: _Kind, item_id: int):
     _confirmed()
-    ticket = _get_ticket(ticket_id)
-    resolve_ticket(ticket, user=current_user)
+    item = _get(kind, item_id)
+    kind.resolve(item)
     db.session.commit()
-    flash(f"Ticket {ticket.ticket_code} resolved: new runs no longer get it; runs linked so far keep it.", "success")
-    return redirect(_back(url_for("main.tickets")))
+    flash(f"{kind.label(item)} resolved: new runs no longer get it; runs linked so far keep it.", "success")
+    return redirect(_back(url_for(kind.endpoint("list"))))
 
 
-@bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])
-@roles_required(*STAFF)
-def ticket_reopen(ticket_id: int):
+def _reopen(kind: _Kind, item_id: int):
     _confirmed()
-    ticket = _get_ticket(ticket_id)
+    item = _get(kind, item_id)
     try:
-        reopen_ticket(current_user, ticket)
+        kind.reopen(item)
     except TicketError as exc:
         flash(str(exc), "danger")
     else:
         db.session.commit()
-        flash(f"Ticket {ticket.ticket_code} reopened.", "success")
-    return redirect(_back(url_for("main.tickets", show="resolved")))
+        flash(f"{kind.label(item)} reopened.", "success")
+    return redirect(_back(url_for(kind.endpoint("list"), show="resolved")))
 
 
-@bp.route("/tickets/<int:ticket_id>/scopes", methods=["POST"])
-@roles_required(*STAFF)
-def ticket_scope_add(ticket_id: int):
-    ticket = _get_ticket(ticket_id)
+def _add_scope(kind: _Kind, item_id: int):
+    item = _get(kind, item_id)
     form = ScopeForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        scope = add_ticket_scope(current_user, ticket, _scope_input(form))
+        scope = kind.add_scope(item, _scope_input(form))
     except TicketError as exc:
         db.session.rollback()
         flash(str(exc), "danger")
     else:
         db.session.commit()
         flash(f"{describe_scope(scope)} added.", "success")
-    return redirect(url_for("main.ticket_edit", ticket_id=ticket_id))
+    return redirect(kind.url("edit", item_id))
 
 
-@bp.route("/tickets/scopes/<int:scope_id>/resolve", methods=["POST"])
-@roles_required(*STAFF)
-def ticket_scope_resolve(scope_id: int):
+def _resolve_scope(kind: _Kind, scope_id: int):
     _confirmed()
-    scope = db.session.get(TicketScope, scope_id) or abort(404)
-    resolve_ticket_scope(current_user, scope)
+    scope = db.session.get(kind.scope_model, scope_id) or abort(404)
+    kind.resolve_scope(scope)
     db.session.commit()
     flash(f"Resolved for {describe_scope(scope)}.", "success")
-    return redirect(url_for("main.ticket_edit", ticket_id=scope.ticket_id))
+    return redirect(kind.url("edit", getattr(scope, kind.owner_field)))
 
 
-# ---- remarks ---------------------------------------------------------------------------------------
+# Each page exists for tickets and for remarks, with its own endpoint and URL.
+
+@bp.route("/tickets")
+@roles_required(*STAFF)
+def ticket_list():
+    return _list_page(TICKETS)
 
 
 @bp.route("/remarks")
 @roles_required(*STAFF)
-def remarks():
-    return _list_page("remark", remark_list_query, "main/remarks.html", RemarkJobRun, "remark_id")
+def remark_list():
+    return _list_page(REMARKS)
+
+
+@bp.route("/tickets/new", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def ticket_create():
+    return _create_page(TICKETS)
 
 
 @bp.route("/remarks/new", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def remark_create():
-    form = NewRemarkForm()
-    run = _prefill_scope(form) if request.method == "GET" else db.session.get(
-        JobRun, request.args.get("run_id", type=int) or 0)
-    if form.validate_on_submit():
-        try:
-            remark = create_remark(current_user, body=form.body.data, scope=_scope_input(form),
-                                   active_from_date=form.active_from_date.data,
-                                   active_until_date=form.active_until_date.data, runs=_runs_for_new(run))
-        except TicketError as exc:
-            flash(str(exc), "danger")
-        else:
-            db.session.commit()
-            flash("Remark created.", "success")
-            return redirect(url_for("main.remark_edit", remark_id=remark.id))
-    return render_template("main/remark_form.html", form=form, remark=None, run=run, **_form_context())
+    return _create_page(REMARKS)
 
 
-def _get_remark(remark_id: int) -> Remark:
-    return db.session.get(Remark, remark_id) or abort(404)
+@bp.route("/tickets/<int:ticket_id>", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def ticket_edit(ticket_id: int):
+    return _edit_page(TICKETS, ticket_id)
 
 
 @bp.route("/remarks/<int:remark_id>", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def remark_edit(remark_id: int):
-    remark = _get_remark(remark_id)
-    form = RemarkForm(obj=remark)
-    if form.validate_on_submit():
-        try:
-            update_remark(current_user, remark, body=form.body.data,
-                          active_from_date=form.active_from_date.data or remark.active_from_date,
-                          active_until_date=form.active_until_date.data)
-        except TicketError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-        else:
-            db.session.commit()
-            flash("Remark saved.", "success")
-            return redirect(url_for("main.remark_edit", remark_id=remark.id))
-    return render_template("main/remark_form.html", form=form, remark=remark, scope_form=ScopeForm(formdata=None),
-                           runs=linked_runs(RemarkJobRun, "remark_id", remark.id), describe_scope=describe_scope,
-                           confirm_form=ConfirmForm(), **_form_context())
+    return _edit_page(REMARKS, remark_id)
+
+
+@bp.route("/tickets/<int:ticket_id>/resolve", methods=["POST"])
+@roles_required(*STAFF)
+def ticket_resolve(ticket_id: int):
+    return _resolve(TICKETS, ticket_id)
 
 
 @bp.route("/remarks/<int:remark_id>/resolve", methods=["POST"])
 @roles_required(*STAFF)
 def remark_resolve(remark_id: int):
-    _confirmed()
-    remark = _get_remark(remark_id)
-    resolve_remark(current_user, remark)
-    db.session.commit()
-    flash("Remark resolved: new runs no longer get it; runs linked so far keep it.", "success")
-    return redirect(_back(url_for("main.remarks")))
+    return _resolve(REMARKS, remark_id)
+
+
+@bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])
+@roles_required(*STAFF)
+def ticket_reopen(ticket_id: int):
+    return _reopen(TICKETS, ticket_id)
 
 
 @bp.route("/remarks/<int:remark_id>/reopen", methods=["POST"])
 @roles_required(*STAFF)
 def remark_reopen(remark_id: int):
-    _confirmed()
-    remark = _get_remark(remark_id)
-    reopen_remark(current_user, remark)
-    db.session.commit()
-    flash("Remark reopened.", "success")
-    return redirect(_back(url_for("main.remarks", show="resolved")))
+    return _reopen(REMARKS, remark_id)
+
+
+@bp.route("/tickets/<int:ticket_id>/scopes", methods=["POST"])
+@roles_required(*STAFF)
+def ticket_scope_add(ticket_id: int):
+    return _add_scope(TICKETS, ticket_id)
 
 
 @bp.route("/remarks/<int:remark_id>/scopes", methods=["POST"])
 @roles_required(*STAFF)
 def remark_scope_add(remark_id: int):
-    remark = _get_remark(remark_id)
-    form = ScopeForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        scope = add_remark_scope(current_user, remark, _scope_input(form))
-    except TicketError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-    else:
-        db.session.commit()
-        flash(f"{describe_scope(scope)} added.", "success")
-    return redirect(url_for("main.remark_edit", remark_id=remark_id))
+    return _add_scope(REMARKS, remark_id)
+
+
+@bp.route("/tickets/scopes/<int:scope_id>/resolve", methods=["POST"])
+@roles_required(*STAFF)
+def ticket_scope_resolve(scope_id: int):
+    return _resolve_scope(TICKETS, scope_id)
 
 
 @bp.route("/remarks/scopes/<int:scope_id>/resolve", methods=["POST"])
 @roles_required(*STAFF)
 def remark_scope_resolve(scope_id: int):
-    _confirmed()
-    scope = db.session.get(RemarkScope, scope_id) or abort(404)
-    resolve_remark_scope(current_user, scope)
-    db.session.commit()
-    flash(f"Resolved for {describe_scope(scope)}.", "success")
-    return redirect(url_for("main.remark_edit", remark_id=scope.remark_id))
+    return _resolve_scope(REMARKS, scope_id)
 
 
 # ---- from Run Checks -------------------------------------------------------------------------------
