@@ -32,7 +32,7 @@ from ..services.audit import record_audit
 from ..services.autotask_mapping import apply_company_statuses, mapped_company_ids
 from ..services.autotask_settings import AutotaskNotConfigured, autotask_client_from_settings, autotask_configured
 from ..services.autotask_tickets import backfill_ticket_number
-from ..services.background import claim_task, extend_lease, get_task, instance_name, release_task
+from ..services.background import extend_lease, pass_is_due, release_task, start_pass
 from ..services.secrets import SecretUnreadable
 from ..services.settings import get_settings
 from ..services.tickets import mark_autotask_ticket_deleted, resolve_ticket
@@ -67,22 +67,15 @@ def is_due(now_at: datetime) -> bool:
     settings = get_settings()
     if not (settings.autotask_enabled and settings.autotask_sync_enabled and autotask_configured(settings)):
         return False
-    task = get_task(TASK_NAME)
-    interval = timedelta(minutes=max(1, settings.autotask_sync_interval_minutes))
-    return task.last_started_at is None or task.last_started_at + interval <= now_at
+    return pass_is_due(TASK_NAME, timedelta(minutes=max(1, settings.autotask_sync_interval_minutes)), now_at)
 
 
 def run_once(now_at: datetime, *, force: bool = False,
              client_factory: Callable[[], AutotaskClient] | None = None) -> SyncSummary | None:
     """One pass, if due (or forced: "Sync now") and no other instance runs one. Commits as it goes."""
-    if not force and not is_due(now_at):
-        db.session.commit()
+    holder = start_pass(TASK_NAME, now_at, due=force or is_due(now_at), lease=LEASE)
+    if holder is None:
         return None
-    holder = instance_name()
-    if not claim_task(TASK_NAME, holder, now_at, LEASE):
-        db.session.commit()
-        return None
-    db.session.commit()
     summary = SyncSummary()
     try:
         settings = get_settings()

@@ -18,7 +18,7 @@ from ..clients.cove import PAGE_SIZE, CoveAccountStats, CoveClient, CoveError
 from ..extensions import db
 from ..models.types import utcnow
 from ..services.audit import record_audit
-from ..services.background import claim_task, extend_lease, get_task, instance_name, release_task
+from ..services.background import extend_lease, pass_is_due, release_task, start_pass
 from ..services.cove_import import CoveImportSummary, ImportContext, import_accounts, start_import
 from ..services.cove_mapping import DEFAULT_COLUMNS
 from ..services.cove_settings import CoveNotConfigured, cove_client_from_settings, record_partner_id
@@ -35,22 +35,15 @@ def is_due(now_at: datetime) -> bool:
     settings = get_settings()
     if not (settings.cove_enabled and settings.cove_import_enabled):
         return False
-    task = get_task(TASK_NAME)
-    interval = timedelta(minutes=max(1, settings.cove_import_interval_minutes))
-    return task.last_started_at is None or task.last_started_at + interval <= now_at
+    return pass_is_due(TASK_NAME, timedelta(minutes=max(1, settings.cove_import_interval_minutes)), now_at)
 
 
 def run_once(now_at: datetime, *, force: bool = False, client_factory: Callable[[], CoveClient] | None = None,
              page_size: int = PAGE_SIZE) -> CoveImportSummary | None:
     """One pass, if due (or forced: "Run import now") and no other instance runs one. Commits per page."""
-    if not force and not is_due(now_at):
-        db.session.commit()
+    holder = start_pass(TASK_NAME, now_at, due=force or is_due(now_at), lease=LEASE)
+    if holder is None:
         return None
-    holder = instance_name()
-    if not claim_task(TASK_NAME, holder, now_at, LEASE):
-        db.session.commit()
-        return None
-    db.session.commit()
     summary = CoveImportSummary()
     fatal: str | None = None
     session = requests.Session()

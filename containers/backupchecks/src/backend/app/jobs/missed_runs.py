@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from ..extensions import db
 from ..models.types import utcnow
 from ..services.audit import record_audit
-from ..services.background import claim_task, get_task, instance_name, release_task
+from ..services.background import pass_is_due, release_task, start_pass
 from ..services.missed_runs import MissedPassSummary, ensure_missed_runs
 
 TASK_NAME = "missed_runs"
@@ -16,15 +16,9 @@ LEASE = timedelta(minutes=15)
 
 
 def run_once(now_at: datetime, *, force: bool = False) -> MissedPassSummary | None:
-    task = get_task(TASK_NAME)
-    if not force and task.last_started_at is not None and task.last_started_at + INTERVAL > now_at:
-        db.session.commit()
+    holder = start_pass(TASK_NAME, now_at, due=force or pass_is_due(TASK_NAME, INTERVAL, now_at), lease=LEASE)
+    if holder is None:
         return None
-    holder = instance_name()
-    if not claim_task(TASK_NAME, holder, now_at, LEASE):
-        db.session.commit()
-        return None
-    db.session.commit()
     try:
         summary = ensure_missed_runs(now_at)
     except Exception as exc:

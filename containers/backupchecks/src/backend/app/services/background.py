@@ -50,6 +50,22 @@ def claim_task(name: str, holder: str, now_at: datetime, lease: timedelta) -> bo
     return claimed
 
 
+def pass_is_due(name: str, interval: timedelta, now_at: datetime) -> bool:
+    """Whether a periodic pass last started at least ``interval`` ago (or never)."""
+    task = get_task(name)
+    return task.last_started_at is None or task.last_started_at + interval <= now_at
+
+
+def start_pass(name: str, now_at: datetime, *, due: bool, lease: timedelta) -> str | None:
+    """The opening of every background pass: when due, claim its lease; commit either way, so the
+    claim is visible to the other instances at once. The lease holder to release with, or None
+    when the pass does not run now (not due, or another instance holds it)."""
+    holder = instance_name()
+    claimed = due and claim_task(name, holder, now_at, lease)
+    db.session.commit()
+    return holder if claimed else None
+
+
 def extend_lease(name: str, holder: str, now_at: datetime, lease: timedelta) -> None:
     db.session.execute(update(BackgroundTask).where(BackgroundTask.name == name,
                                                     BackgroundTask.lease_holder == holder)
