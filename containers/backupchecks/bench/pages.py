@@ -29,6 +29,7 @@ from sqlalchemy import event  # noqa: E402
 from backend.app.extensions import db  # noqa: E402
 from backend.app.models import job_identity_key  # noqa: E402
 from backend.app.services.schedules import LearnedSchedule  # noqa: E402
+from backend.app.services.settings import get_settings  # noqa: E402
 from backend.app.services.users import create_user  # noqa: E402
 
 SOFTWARE = [("Veeam", "Backup Job"), ("Synology", "Hyper Backup"), ("NAKIVO", "Backup Job"), ("QNAP", "Backup Job"),
@@ -106,6 +107,10 @@ def main() -> None:
             print(f"fill time: {time.perf_counter() - started:.1f} s")
             create_user(None, "bench", "bench-password-123", ["admin"])
             db.session.commit()
+        # A running installation has its settings row (the pollers' first pass stores it); without it every
+        # request would insert one and roll it back, work no real installation does.
+        get_settings()
+        db.session.commit()
         sql_seconds = [0.0]
 
         @event.listens_for(db.engine, "before_cursor_execute")

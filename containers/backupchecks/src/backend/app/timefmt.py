@@ -25,5 +25,7 @@ def local(value: datetime | None) -> datetime | None:
 
 
 def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    converted = local(value)
-    return converted.strftime(fmt) if converted else ""
+    """The ``localtime`` filter: called for every time on every page, so it does no more than this."""
+    if value is None:
+        return ""
+    return value.astimezone(current_zone()).strftime(fmt)

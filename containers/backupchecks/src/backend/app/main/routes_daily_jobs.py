@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from flask import abort, render_template, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..auth.access import READERS, roles_required
 from ..extensions import db
-from ..models import Customer, Job, JobRun, RunObjectLink
-from ..services.daily_jobs import DAY_STATUS_LABELS, DAY_STATUSES, daily_job_rows, previous_and_next
+from ..models import Job, JobRun, RunObjectLink
+from ..services.daily_jobs import DAY_STATUS_LABELS, daily_jobs_page, previous_and_next
 from ..services.job_schedules import schedule_summary
 from ..services.jobs import local_day_bounds
 from ..timefmt import current_zone
@@ -38,19 +38,12 @@ def daily_jobs():
     day = _day()
     status = request.args.get("status") or None
     customer_id = request.args.get("customer_id", type=int)
-    rows = daily_job_rows(day, zone, datetime.now(UTC), customer_id)
-    counts = {s: 0 for s in DAY_STATUSES}
-    for row in rows:
-        counts[row.status] += 1
-    if status in DAY_STATUSES:
-        rows = [r for r in rows if r.status == status]
     page_no = page_number()
-    page = Page(rows[(page_no - 1) * PER_PAGE: page_no * PER_PAGE], page_no, PER_PAGE, len(rows))
-    customers = db.session.execute(select(Customer.id, Customer.name).where(Customer.active.is_(True))
-                                   .order_by(func.lower(Customer.name))).all()
+    result = daily_jobs_page(day, zone, datetime.now(UTC), customer_id, status, page_no, PER_PAGE)
+    page = Page(result.rows, page_no, PER_PAGE, result.total)
     previous_day, next_day = previous_and_next(day)
-    return render_template("main/daily_jobs.html", day=day, page=page, counts=counts, status=status,
-                           customer_id=customer_id, customers=customers, labels=DAY_STATUS_LABELS,
+    return render_template("main/daily_jobs.html", day=day, page=page, counts=result.counts, status=status,
+                           customer_id=customer_id, customers=result.customers, labels=DAY_STATUS_LABELS,
                            previous_day=previous_day, next_day=next_day,
                            open_job_id=request.args.get("open_job_id", type=int))
 

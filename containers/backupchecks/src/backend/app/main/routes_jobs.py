@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from ..auth.access import ADMIN, READERS, STAFF, roles_required
 from ..extensions import db
-from ..models import Customer, Job, JobObjectLink, JobRun, Override
+from ..models import Customer, Job, JobRun
 from ..services.job_admin import (
     ImportError_,
     archive_job,
@@ -26,12 +25,12 @@ from ..services.job_schedules import (
     set_manual_schedule,
     set_schedule_mode,
 )
-from ..services.jobs import job_status_bar, live_jobs_query
+from ..services.jobs import job_overview, job_with_customer, live_jobs_query
 from ..services.schedules import LearnedSchedule
 from ..timefmt import current_zone
 from . import bp
 from .forms import ConfirmForm, PauseForm, ScheduleForm
-from .pagination import paginate
+from .pagination import Page, page_number, paginate
 
 
 @bp.route("/jobs")
@@ -60,20 +59,22 @@ def _get_job(job_id: int) -> Job:
     return job
 
 
+RUNS_PER_PAGE = 25
+
+
 @bp.route("/jobs/<int:job_id>")
 @roles_required(*READERS)
 def job_detail(job_id: int):
-    job = _get_job(job_id)
-    runs = paginate(select(JobRun).where(JobRun.job_id == job.id).order_by(JobRun.run_at.desc(), JobRun.id.desc())
-                    .options(selectinload(JobRun.reviewed_by)), per_page=25)
-    objects = db.session.scalars(select(JobObjectLink).where(JobObjectLink.job_id == job.id)
-                                 .options(selectinload(JobObjectLink.customer_object))
-                                 .order_by(JobObjectLink.last_seen_at.desc())).all()
-    overrides = db.session.scalars(select(Override).where(Override.job_id == job.id).order_by(Override.id)).all()
-    bar = job_status_bar(job.id, current_zone(), datetime.now(UTC), days=28)
-    return render_template("main/job_detail.html", job=job, runs=runs, objects=objects, bar=bar,
-                           overrides=overrides, confirm_form=ConfirmForm(),
-                           schedule_text=schedule_summary(job, current_zone()))
+    job = job_with_customer(job_id)
+    if job is None or job.deleted_at is not None:
+        abort(404)
+    zone = current_zone()
+    page_no = page_number()
+    overview = job_overview(job.id, zone, datetime.now(UTC), page_no, RUNS_PER_PAGE)
+    return render_template("main/job_detail.html", job=job,
+                           runs=Page(overview.runs, page_no, RUNS_PER_PAGE, overview.run_total),
+                           objects=overview.objects, bar=overview.bar, overrides=overview.overrides,
+                           confirm_form=ConfirmForm(), schedule_text=schedule_summary(job, zone))
 
 
 @bp.route("/jobs/<int:job_id>/schedule", methods=["GET"])
