@@ -136,6 +136,32 @@ def test_token_is_requested_once_and_then_served_from_cache(
     assert [(r.method, r.kind) for r in fake.requests] == [("GET", "discovery"), ("POST", "token")]
 
 
+def test_the_token_is_kept_until_msal_would_renew_it(tmp_path: Path, sleeps: list[float]) -> None:
+    now = [1000.0]
+    with running_graph_fake(tmp_path) as fake:
+        client = _client(fake, sleeps, clock=lambda: now[0])
+        token = client.acquire_token()
+        for _ in range(3):
+            client.get_folder("inbox")
+        now[0] += 3599 - 300 - 1  # msal keeps a token until 5 minutes before it expires; so do we
+        assert client.acquire_token() == token
+        now[0] += 2  # past that: msal is asked again (and answers from its own cache here)
+        assert client.acquire_token() == token
+        assert len(fake.token_requests()) == 1
+        assert [r.headers["authorization"] for r in fake.graph_requests()] == [f"Bearer {token}"] * 3
+
+
+def test_a_token_msal_would_renew_at_once_is_not_kept(tmp_path: Path, sleeps: list[float]) -> None:
+    # 200 s left is inside msal's 5-minute renewal margin: msal fetches a new token on each request,
+    # and a token kept here would outlive what msal considers usable.
+    with running_graph_fake(tmp_path, token_lifetime=200) as fake:
+        client = _client(fake, sleeps)
+        first = client.acquire_token()
+        second = client.acquire_token()
+        assert first != second
+        assert len(fake.token_requests()) == 2
+
+
 def test_wrong_credentials_raise_auth_error_with_the_aadsts_text(fake: GraphFake, sleeps: list[float]) -> None:
     client = _client(fake, sleeps, client_secret="not-the-secret")
 
@@ -225,6 +251,23 @@ def test_select_is_honoured_and_messages_are_mapped(fake: GraphFake, client: Gra
     assert message.body_content_type == "html"
     assert message.body == "<p>Backup job finished: <b>Success</b></p>\n"
     assert message.has_attachments is False
+
+
+def test_fields_narrow_the_select_and_the_rest_stays_empty(fake: GraphFake, client: GraphClient) -> None:
+    fake.add_message(_mail(8).as_bytes(), received_at=datetime(2025, 3, 2, 6, 30, 15, tzinfo=UTC))
+
+    [message] = list(client.list_messages("inbox", fields=("id", "internetMessageId", "receivedDateTime")))
+
+    [listing] = _listing_requests(fake)
+    assert listing.query["$select"] == "id,internetMessageId,receivedDateTime"
+    [item] = listing.response_json["value"]
+    assert set(item) == {"@odata.etag", "id", "internetMessageId", "receivedDateTime"}
+    assert message.internet_message_id == "<job-008@backup.example>"
+    assert message.received_at == datetime(2025, 3, 2, 6, 30, 15, tzinfo=UTC)
+    assert (message.subject, message.body, message.from_address) == ("", "", None)
+    for fields in (("id", "subject"), ("receivedDateTime", "internetMessageId"), ("id", "receivedDateTime", "bcc")):
+        with pytest.raises(ValueError, match="fields"):
+            client.list_messages("inbox", fields=fields)
 
 
 def test_text_bodies_on_request_and_received_after_filter(fake: GraphFake, client: GraphClient) -> None:

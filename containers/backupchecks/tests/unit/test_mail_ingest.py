@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
+from sqlalchemy.engine import Engine
 
 from backend.app.extensions import db
-from backend.app.models import JobObjectLink, JobRun, MailMessage, RunObjectLink
+from backend.app.models import CustomerObject, Job, JobObjectLink, JobRun, MailMessage, RunObjectLink
 from backend.app.services.inbox import (
     InboxError,
     approve_inbox_mail,
@@ -17,7 +20,8 @@ from backend.app.services.inbox import (
     restore_mails,
     suggest_customer,
 )
-from backend.app.services.mail_ingest import NO_PARSER_ERROR, ingest_message
+from backend.app.services.mail_ingest import NO_PARSER_ERROR, ingest_message, message_id_for
+from backend.app.services.overrides import OverrideInput, create_override
 
 from ..factories import make_customer, make_job, make_user
 from ..mailfactory import fixture_mail, variant
@@ -154,3 +158,149 @@ def test_reparse_turns_a_now_known_mail_into_a_run(app):
     mail.identity_key = None
     assert reparse_mail(mail)
     assert mail.location == "processed" and mail.parser_key == "3cx_backup"
+
+
+# ---- how a mail is written --------------------------------------------------------------------------
+
+BORG_FAILED = "borg/failed_app_and_system_data.eml"  # three objects that did not succeed, one that did
+
+
+@contextmanager
+def _statements() -> Iterator[list[str]]:
+    """The SQL statements sent while the block runs (first word of each, upper case)."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def _known_pbx_job():
+    first = ingest_message(fixture_mail(SUCCESS)).mail
+    job = approve_inbox_mail(make_user("operator"), first, make_customer("Pbx Owner")).job
+    # The pass's first mail of the job reads it (and what every run needs once); the next ones do not.
+    ingest_message(variant(fixture_mail(FAILED), "<warm-up@pbx.example.com>"))
+    return job
+
+
+def test_a_mail_of_a_known_job_is_written_without_reading_anything(app):
+    job = _known_pbx_job()
+    with _statements() as seen:
+        result = ingest_message(variant(fixture_mail(FAILED), "<counted@pbx.example.com>"))
+    assert result.created and result.run is not None and result.run.job_id == job.id
+    # The mail, its object, the run, the customer's objects, the run's results, the job's links: no
+    # duplicate check before the INSERT, no savepoint, no job lookup.
+    assert seen == ["INSERT"] * 6
+    assert result.mail.objects[0].name == "pbx.example.com" and result.run.job is job
+    assert _count(RunObjectLink) == 3
+
+
+def test_a_duplicate_of_a_known_job_mail_is_found_and_gets_no_second_run(app):
+    _known_pbx_job()
+    first = ingest_message(variant(fixture_mail(FAILED), "<twice@pbx.example.com>"))
+    runs = _count(JobRun)
+    second = ingest_message(variant(fixture_mail(FAILED), "<twice@pbx.example.com>"))
+    assert not second.created and second.run is None and second.mail is first.mail
+    assert _count(JobRun) == runs and _count(MailMessage) == 3
+
+
+def _change_behind_the_session(job, **values) -> None:
+    """Change the job's row as another session would: the job object remembered here stays as it was."""
+    db.session.execute(update(Job.__table__).where(Job.__table__.c.id == job.id).values(**values))
+
+
+def test_a_remembered_job_deleted_meanwhile_gets_no_run(app):
+    job = _known_pbx_job()
+    runs = _count(JobRun)
+    _change_behind_the_session(job, deleted_at=datetime.now(UTC))
+    result = ingest_message(variant(fixture_mail(FAILED), "<after-delete@pbx.example.com>"))
+    assert result.created and result.run is None
+    db.session.expire_all()
+    assert result.mail.location == "inbox" and result.mail.job_id is None
+    assert _count(JobRun) == runs
+
+
+def test_a_remembered_job_renamed_meanwhile_gets_no_run(app):
+    job = _known_pbx_job()
+    _change_behind_the_session(job, job_name="renamed", identity_key="another identity")
+    result = ingest_message(variant(fixture_mail(FAILED), "<after-rename@pbx.example.com>"))
+    assert result.run is None
+    db.session.expire_all()
+    assert result.mail.location == "inbox" and result.mail.job_id is None
+
+
+def test_a_remembered_job_replaced_meanwhile_gets_the_run_on_its_successor(app):
+    job = _known_pbx_job()
+    _change_behind_the_session(job, deleted_at=datetime.now(UTC))
+    successor = make_job(make_customer("New Owner"), job_name=job.job_name, backup_software=job.backup_software,
+                         backup_type=job.backup_type, from_address=job.from_address)
+    result = ingest_message(variant(fixture_mail(FAILED), "<after-replace@pbx.example.com>"))
+    assert result.run is not None and result.run.job_id == successor.id
+    db.session.expire_all()
+    assert result.mail.location == "processed" and result.mail.job_id == successor.id
+
+
+def test_a_remembered_job_moved_to_another_customer_records_objects_there(app):
+    job = _known_pbx_job()
+    other = make_customer("Other Owner")
+    _change_behind_the_session(job, customer_id=other.id)
+    result = ingest_message(variant(fixture_mail(FAILED), "<after-move@pbx.example.com>"))
+    assert result.run is not None and result.run.job_id == job.id
+    link = db.session.scalar(select(RunObjectLink).where(RunObjectLink.job_run_id == result.run.id))
+    assert db.session.get(CustomerObject, link.customer_object_id).customer_id == other.id
+
+
+def test_an_older_mail_does_not_undo_what_a_newer_one_recorded(app):
+    _known_pbx_job()
+    night = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
+    newer = ingest_message(variant(fixture_mail(FAILED), "<newer@pbx.example.com>", night), received_at=night).run
+    older = ingest_message(variant(fixture_mail(SUCCESS), "<older@pbx.example.com>", night - timedelta(days=1)),
+                           received_at=night - timedelta(days=1)).run
+    assert newer.run_at > older.run_at
+    db.session.expire_all()
+    [job_link] = db.session.scalars(select(JobObjectLink)).all()
+    assert (job_link.last_seen_at, job_link.last_status) == (newer.run_at, "failed")
+    [customer_object] = db.session.scalars(select(CustomerObject)).all()
+    assert customer_object.last_seen_at == newer.run_at
+    statuses = dict(db.session.execute(select(RunObjectLink.job_run_id, RunObjectLink.status)).all())
+    assert (statuses[newer.id], statuses[older.id]) == ("failed", "success")
+    latest = ingest_message(variant(fixture_mail(SUCCESS), "<latest@pbx.example.com>", night + timedelta(days=1)),
+                            received_at=night + timedelta(days=1)).run
+    db.session.expire_all()
+    assert (job_link.last_seen_at, job_link.last_status) == (latest.run_at, "success")
+    assert customer_object.last_seen_at == latest.run_at and customer_object.first_seen_at < older.run_at
+
+
+def test_overrides_of_a_new_run_read_its_problems_in_one_query(app):
+    first = ingest_message(fixture_mail(BORG_FAILED)).mail
+    job = approve_inbox_mail(make_user("operator"), first, make_customer("Borg Owner")).job
+    override, _changed = create_override(make_user("operator"), OverrideInput(
+        level="object", job_id=job.id, object_name=None, backup_software=None, backup_type=None, status_match=None,
+        error_text=None, error_match="contains", valid_from=None, valid_until=None, active=True, comment=None))
+    ingest_message(variant(fixture_mail(BORG_FAILED), "<warm-up@borg.example>"))
+    db.session.flush()
+    with _statements() as seen:
+        run = ingest_message(variant(fixture_mail(BORG_FAILED), "<counted@borg.example>")).run
+        db.session.flush()
+    assert (run.status, run.effective_status, run.override_id) == ("failed", "success", override.id)
+    # Three failing objects: one query for all of them, not one per link and object.
+    assert seen.count("SELECT") == 1 and seen.count("UPDATE") == 1
+
+
+def test_the_message_id_comes_from_the_header_block_only(app):
+    inner = b"From: a@example.com\r\nSubject: inner\r\nMessage-ID: <inner@example.com>\r\n\r\nbody\r\n"
+    raw = (b"From: nas@example.com\r\nSubject: Forwarded report\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n'
+           b"See the attached mail.\r\nMessage-ID: <body-line@example.com>\r\n--b\r\n"
+           b"Content-Type: message/rfc822\r\n\r\n" + inner + b"--b--\r\n")
+    assert message_id_for(raw).startswith("<sha256-")
+    for lines in (raw, raw.replace(b"\r\n", b"\n")):
+        with_id = lines.replace(b"Subject: Forwarded", b"Message-ID: <outer@example.com>\nSubject: Forwarded", 1)
+        assert message_id_for(with_id) == "<outer@example.com>"
+    # Folded onto a second line, as long ids often are.
+    assert message_id_for(b"From: a@b\r\nMessage-ID:\r\n <folded@example.com>\r\n\r\nbody") == "<folded@example.com>"

@@ -8,16 +8,26 @@ first override that covered it. "Mark as success" on a run wins over everything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import ERROR_MATCH_TYPES, OVERRIDE_LEVELS, RUN_STATUSES, Job, JobRun, Override, RunObjectLink, User
+from ..models import (
+    ERROR_MATCH_TYPES,
+    OVERRIDE_LEVELS,
+    RUN_STATUSES,
+    CustomerObject,
+    Job,
+    JobRun,
+    Override,
+    RunObjectLink,
+    User,
+)
 from .audit import record_audit
 from .context_cache import cached, forget
 from .settings import ui_zone
@@ -111,27 +121,50 @@ def active_overrides() -> list[OverrideRule]:
     return cached("active_overrides", _load_active_overrides)
 
 
-def apply_overrides(run: JobRun, job: Job, overrides: Sequence[OverrideRule], zone: ZoneInfo) -> None:
+def _set_effective(run: JobRun, status: str, override_id: int | None) -> None:
+    # Assigned only when different: an unchanged run then needs no flush.
+    if run.effective_status != status:
+        run.effective_status = status
+    if run.override_id != override_id:
+        run.override_id = override_id
+
+
+def apply_overrides(run: JobRun, job: Job, overrides: Sequence[OverrideRule], zone: ZoneInfo,
+                    problems: Callable[[JobRun], list[Problem]] = run_problems) -> None:
     """Set the run's effective status and the override that made it, from scratch."""
     if run.marked_success_at is not None or run.status == "success":
-        run.effective_status, run.override_id = "success", None
+        _set_effective(run, "success", None)
         return
     if not overrides:
-        run.effective_status, run.override_id = run.status, None
+        _set_effective(run, run.status, None)
         return
     run_date = run.run_at.astimezone(zone).date()
     first: OverrideRule | None = None
-    for problem in run_problems(run):
+    for problem in problems(run):
         cover = next((o for o in overrides if override_covers(o, job, problem, run_date)), None)
         if cover is None:
-            run.effective_status, run.override_id = run.status, None
+            _set_effective(run, run.status, None)
             return
         first = first or cover
-    run.effective_status, run.override_id = "success", first.id if first else None
+    _set_effective(run, "success", first.id if first else None)
+
+
+def _new_run_problems(run: JobRun) -> list[Problem]:
+    """:func:`run_problems` of a just-written run in one query, instead of loading its links and
+    then each link's object one by one."""
+    if "object_links" in inspect(run).dict:
+        return run_problems(run)
+    rows = db.session.execute(
+        select(RunObjectLink.status, RunObjectLink.error_message, CustomerObject.name)
+        .join(CustomerObject, CustomerObject.id == RunObjectLink.customer_object_id)
+        .where(RunObjectLink.job_run_id == run.id).order_by(RunObjectLink.id)).all()
+    failing = [Problem(row.name, row.status or run.status, row.error_message or "")
+               for row in rows if row.status and row.status != "success"]
+    return failing or [Problem(None, run.status, run.message or "")]
 
 
 def apply_overrides_to_new_run(run: JobRun, job: Job) -> None:
-    apply_overrides(run, job, active_overrides(), ui_zone())
+    apply_overrides(run, job, active_overrides(), ui_zone(), _new_run_problems)
 
 
 def reapply_overrides(job_ids: Iterable[int] | None = None) -> int:
