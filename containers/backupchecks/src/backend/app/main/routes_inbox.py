@@ -73,6 +73,10 @@ def _customers() -> list[Customer]:
 @bp.route("/inbox")
 @roles_required(*STAFF)
 def inbox():
+    # The re-parse task row may be created here; commit it before the page's rows are read, so the
+    # commit does not expire them (which would reload every mail of the page one by one).
+    reparse_task = get_task("reparse_inbox")
+    db.session.commit()
     status = request.args.get("status", "")
     software = request.args.get("software", "")
     q = request.args.get("q", "").strip()
@@ -90,10 +94,8 @@ def inbox():
     softwares = db.session.scalars(select(MailMessage.backup_software).distinct()
                                    .where(MailMessage.location == "inbox", MailMessage.backup_software.is_not(None))
                                    .order_by(MailMessage.backup_software)).all()
-    task = get_task("reparse_inbox")
-    db.session.commit()
     return render_template("main/inbox.html", page=page, status=status, software=software, q=q, softwares=softwares,
-                           customers=_customers(), confirm_form=ConfirmForm(), reparse_task=task)
+                           customers=_customers(), confirm_form=ConfirmForm(), reparse_task=reparse_task)
 
 
 @bp.route("/inbox/<int:mail_id>")

@@ -13,12 +13,23 @@ from .context_cache import cached, forget
 from .secrets import encrypt_secret
 
 
-def get_settings() -> SystemSettings:
+def _load_settings() -> SystemSettings:
     settings = db.session.get(SystemSettings, 1)
     if settings is None:
         settings = SystemSettings(id=1, ui_timezone=DEFAULT_UI_TIMEZONE)
         db.session.add(settings)
         db.session.flush()
+    return settings
+
+
+def get_settings() -> SystemSettings:
+    """The settings row. Held for the app context: the session's identity map keeps rows only while
+    something refers to them, so without this every read in a request would query again. A commit
+    expires it (the next read refreshes it); a new session or a rollback that dropped it reads it anew."""
+    settings = cached("settings_row", _load_settings)
+    if settings not in db.session:
+        forget("settings_row")
+        settings = cached("settings_row", _load_settings)
     return settings
 
 
