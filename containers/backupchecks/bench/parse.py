@@ -13,6 +13,7 @@ Timing on a shared machine is noisy, so:
 
     python bench/parse.py            # N = 20
     python bench/parse.py -n 50 --vendor veeam --vendor nakivo
+    python bench/parse.py --profile 30   # then cProfile N passes of parse_mail, top 30 by own time
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder with <vendor>/*.eml (default: tests/fixtures/mails)")
     parser.add_argument("--vendor", action="append", default=[],
                         help="only this vendor folder (repeatable; default: all)")
+    parser.add_argument("--profile", type=int, metavar="TOP", default=0,
+                        help="after the figures, profile N passes of parse_mail over the (HTML) mails with cProfile "
+                             "and print the TOP functions by own time; not part of the timing above")
     args = parser.parse_args(argv)
 
     paths = [path for path in sorted(args.fixtures.glob("*/*.eml"))
@@ -104,7 +108,27 @@ def main(argv: list[str] | None = None) -> int:
         for vendor, (count, parse_time, lxml_time) in sorted(per_vendor.items()):
             print(f"  {vendor:24s} {int(count):3d} mails  ratio {parse_time / lxml_time:5.2f}  "
                   f"({parse_time / count * 1000:.3f} vs {lxml_time / count * 1000:.3f} ms/mail)")
+    if args.profile:
+        _profile([mail for _vendor, mail in mails if mail.html_body.strip()] or [mail for _vendor, mail in mails],
+                 args.repeat, args.profile)
     return 0
+
+
+def _profile(mails: list[NormalizedMail], passes: int, top: int) -> None:
+    """cProfile over ``passes`` passes of parse_mail (the mails with HTML, which the ratio covers).
+    Profiling slows small Python functions far more than C code: read it for where time goes, and
+    measure a change with the figures above."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(passes):
+        for mail in mails:
+            parse_mail(mail)
+    profiler.disable()
+    print(f"\ncProfile: {passes} passes over {len(mails)} mails")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
 
 
 if __name__ == "__main__":

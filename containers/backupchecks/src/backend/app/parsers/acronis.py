@@ -38,7 +38,7 @@ _ALERT_COUNT = re.compile(r"(?P<n>\d+)\s+(?:(?:active|aktive)\s+)?(?:alerts?|War
 
 def _pairs(mail: NormalizedMail) -> list[str]:
     """Label/value lines: two-cell HTML rows become "label: value", text lines are kept."""
-    root = parse_html(mail.html_body or "")
+    root = parse_html(mail.html_body or "", lean=True)
     lines: list[str] = []
     if root is not None:
         for row in html_rows(root):

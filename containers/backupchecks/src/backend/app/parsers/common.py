@@ -6,6 +6,7 @@ exception, because parsers call these on whatever a mail contains.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from lxml import etree
 
 from .base import NormalizedMail, Status
-from .normalize import html_to_text, table_rows
+from .normalize import CELL_END, ROW_END, SOFT_BREAK, html_to_text, marked_rows, table_rows
 
 _RANK: dict[str, int] = {"success": 0, "warning": 1, "failed": 2}
 
@@ -91,23 +92,110 @@ def strip_subject_markers(subject: str) -> str:
 
 def text_lines(text: str) -> list[str]:
     """Non-empty lines of ``text`` with their white space collapsed."""
-    return [line for line in (clean(raw) for raw in (text or "").splitlines()) if line]
+    return [" ".join(words) for raw in (text or "").splitlines() if (words := raw.split())]
 
 
 def mail_text(mail: NormalizedMail) -> str:
     """The text part, or the HTML part as text when the mail has no usable text part."""
-    if mail.text_body and mail.text_body.strip():
+    if mail.text_body and not mail.text_body.isspace():
         return mail.text_body
     return html_to_text(mail.html_body)
+
+
+@functools.lru_cache(maxsize=256)
+def _wanted_labels(labels: tuple[str, ...]) -> tuple[tuple[str, ...], int]:
+    """Labels as :func:`label_value` compares them, and the longest one's length. Parsers pass their
+    label tuples, module constants, so each is prepared once."""
+    wanted = tuple(label.lower().rstrip(":") for label in labels)
+    return wanted, max(map(len, wanted), default=0)
+
+
+_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux-]+\)")
+_COUNTS = re.compile(r"\{\d*(?:,\d*)?\}")
+
+
+def required_literal(pattern: str) -> str:
+    """The longest plain text every match of the regex ``pattern`` holds, lower-cased; "" when the
+    pattern has an alternative at its top level or no plain text outside groups, sets and
+    classes. A character that a quantifier may leave out ("Pakete?") is not counted. On an ASCII
+    text, a case-insensitive pattern can only match where the lower-cased text holds it: a test far
+    cheaper than trying the regex at every position."""
+    if _INLINE_FLAGS.match(pattern):
+        return ""  # (?x) and the like change what the characters mean
+    runs: list[str] = []
+    run: list[str] = []
+    depth, index = 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "{" and (counts := _COUNTS.match(pattern, index)):
+            # A count: the character before may be absent ({0}) or repeated; the count is no text.
+            if depth == 0:
+                if run:
+                    run.pop()
+                runs.append("".join(run))
+                run = []
+            index = counts.end()
+            continue
+        if char == "\\":
+            escaped = pattern[index + 1:index + 2]
+            if escaped and not (escaped.isalnum() or escaped == "_"):
+                if depth == 0:
+                    run.append(escaped)  # an escaped punctuation mark is itself
+            elif depth == 0:
+                runs.append("".join(run))  # a class (\d, \s), an assertion (\b), a reference
+                run = []
+            index += 2
+            continue
+        if char == "[":
+            # A set: up to its "]", which is a member when it comes first ("[]a]", "[^]a]"), and
+            # stepping over escapes ("[\\]]").
+            end = index + 2 if pattern[index + 1:index + 2] == "^" else index + 1
+            if pattern[end:end + 1] == "]":
+                end += 1
+            while end < len(pattern) and pattern[end] != "]":
+                end += 2 if pattern[end] == "\\" else 1
+            if end >= len(pattern):
+                return ""  # not a pattern re compiles; no shortcut
+            if depth == 0:
+                runs.append("".join(run))
+                run = []
+            index = end + 1
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return ""
+        if depth == 0 and char not in "()":
+            if char in "*?":
+                if run:
+                    run.pop()  # the character before may be absent
+                runs.append("".join(run))
+                run = []
+            elif char in ".^$+":
+                runs.append("".join(run))  # "+" keeps the character before, but more may follow
+                run = []
+            else:
+                run.append(char)
+        elif char == "(" and depth == 1:
+            runs.append("".join(run))
+            run = []
+        index += 1
+    runs.append("".join(run))
+    return max(runs, key=len).lower()
 
 
 def label_value(lines: list[str], labels: Iterable[str]) -> str | None:
     """The value after the first ``Label:`` found in ``lines`` (same line, or the next line when the
     label stands alone, as table cells do once flattened). Labels compare case-insensitively; the
     first line that carries any of the labels wins."""
-    wanted = [label.lower().rstrip(":") for label in labels]
+    wanted, longest = _wanted_labels(labels if isinstance(labels, tuple) else tuple(labels))
     for index, line in enumerate(lines):
-        lowered = line.lower()
+        # Only the start of a line can hold a label, and most lines hold none (one C-level test).
+        lowered = line[:longest].lower()
+        if not lowered.startswith(wanted):
+            continue
         for label in wanted:
             if not lowered.startswith(label):
                 continue
@@ -132,19 +220,41 @@ def html_rows(root: etree._Element) -> list[list[str]]:
 
     Rows that hold a nested table are layout scaffolding and are skipped; their inner rows are
     listed instead. A cell's text keeps its internal line breaks (``<br>``, ``<div>``), one per
-    line, with white space collapsed.
+    line, with white space collapsed (see :func:`cell_text`).
     """
-    return [[_cell_text(cell) for cell in row] for row in table_rows(root)]
+    rows = []
+    # Line breaks and soft breaks both end a line of a cell: one mark to split on.
+    for row in marked_rows(root).replace("\n", SOFT_BREAK).split(ROW_END)[:-1]:
+        cells = row.split(CELL_END)
+        if len(cells) > 1:
+            # Most cells hold one line: collapse it in place rather than call cell_text().
+            rows.append([" ".join(cell.split()) if SOFT_BREAK not in cell else _lines(cell) for cell in cells[:-1]])
+    return rows
 
 
-def _cell_text(text: str) -> str:
-    if "\n" not in text and "\ue000" not in text:
-        # Most cells hold one line.
-        return " ".join(text.split())
-    return "\n".join(line for line in (" ".join(raw.split()) for raw in _BREAKS.split(text)) if line)
+def raw_rows(root: etree._Element) -> list[list[str]]:
+    """The rows of :func:`html_rows` with every cell as the stylesheet wrote it (marks and all):
+    a parser that reads only some cells of a wide report tidies just those, with
+    :func:`cell_text` (what ``html_rows`` gives) or :func:`cell_words` (that on one line)."""
+    return table_rows(root)
 
 
-_BREAKS = re.compile("[\n\ue000]")
+def cell_text(cell: str) -> str:
+    """A raw cell (:func:`raw_rows`) as :func:`html_rows` gives it: its non-empty lines, white
+    space collapsed."""
+    if "\n" not in cell and SOFT_BREAK not in cell:
+        return " ".join(cell.split())
+    return _lines(cell.replace("\n", SOFT_BREAK))
+
+
+def cell_words(cell: str) -> str:
+    """``clean(cell_text(cell))``: a raw cell's words on one line, single spaces between them."""
+    return " ".join(cell.replace(SOFT_BREAK, " ").split())
+
+
+def _lines(cell: str) -> str:
+    """Lines of a cell whose line breaks are all soft breaks, white space collapsed, empty ones dropped."""
+    return "\n".join([line for line in (" ".join(piece.split()) for piece in cell.split(SOFT_BREAK)) if line])
 
 
 # --- time ---------------------------------------------------------------------------------------
@@ -177,6 +287,9 @@ _TEXT_DAY_FIRST = re.compile(r"(?<!\d)(\d{1,2})\.?\s+([^\W\d_]{3,10})\.?,?\s+(\d
 _TEXT_MONTH_FIRST = re.compile(r"\b([^\W\d_]{3,10})\.?\s+(\d{1,2}),?\s+(\d{4})" + _TIME)
 
 
+_DATE_PATTERNS = (("num", _NUMERIC_DATE), ("dmy", _TEXT_DAY_FIRST), ("mdy", _TEXT_MONTH_FIRST))
+
+
 def _hour(hour: int, meridiem: str | None) -> int:
     if meridiem:
         hour %= 12
@@ -187,17 +300,24 @@ def _hour(hour: int, meridiem: str | None) -> int:
 
 def _candidates(text: str) -> tuple[list[tuple[int, int, int, int, int, int]], re.Match[str] | None]:
     """Possible (y, m, d, H, M, S) readings of the first date-time in ``text``."""
-    found: list[tuple[int, re.Match[str], str]] = []
-    end = len(text)
-    for kind, pattern in (("num", _NUMERIC_DATE), ("dmy", _TEXT_DAY_FIRST), ("mdy", _TEXT_MONTH_FIRST)):
-        # Only a date that starts earlier than one already found can be the first.
-        match = pattern.search(text, 0, end)
-        if match:
-            found.append((match.start(), match, kind))
-            end = match.end()
-    if not found:
+    if ":" not in text and "." not in text:
+        # Every form ends in a time, "H:MM" or "H.MM".
         return [], None
-    _start, match, kind = min(found, key=lambda item: item[0])
+    match = None
+    kind = ""
+    end = len(text)
+    numeric = "/" in text or "-" in text or "." in text  # the numeric form's separators
+    for pattern_kind, pattern in _DATE_PATTERNS:
+        if pattern_kind == "num" and not numeric:
+            continue
+        # Only a date that starts earlier than one already found can be the first.
+        found = pattern.search(text, 0, end)
+        if found:
+            if match is None or found.start() < match.start():
+                match, kind = found, pattern_kind
+            end = found.end()
+    if match is None:
+        return [], None
     groups = match.groups()
     if kind == "num":
         first, _sep, middle, last = groups[0], groups[1], int(groups[2]), groups[3]

@@ -15,13 +15,16 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 from .base import MatchRule, NormalizedMail, ParsedObject, ParseError, Parser, ParseResult, Status
-from .common_b import epoch_time, mail_text
+from .common_b import epoch_time, mail_text, search_line
 
 SOFTWARE = "Duplicati"
 
 _REPORT_FOR = re.compile(r"report for (?P<name>.+)$", re.I)
 _SUBJECT_OPERATION = re.compile(r"Duplicati\s+(?:(?:Success|Warning|Error|Fatal)\s*,?\s*)?(?P<op>[A-Za-z]+)\b", re.I)
-_KEY = re.compile(r"^(?P<indent>[ \t]*)(?P<key>[A-Za-z]+):[ \t]*(?P<value>.*)$", re.M)
+# "Key: value" lines, for the keys this parser reads (a result has dozens of others): exactly the
+# lines "[A-Za-z]+:" would match whose key is one of these.
+_READ_KEYS = ("MainOperation", "ParsedResult", "BeginTime", "Errors", "Warnings", "ListFilesets", "Files")
+_KEY = re.compile(rf"^(?P<indent>[ \t]*)(?P<key>{'|'.join(_READ_KEYS)}):[ \t]*(?P<value>.*)$", re.M)
 _FAILED = re.compile(r"^[ \t]*Failed:[ \t]*(?P<msg>\S.*)$", re.M)
 _BEGIN_EPOCH = re.compile(r"\((\d{9,11})\)")
 # "Key: []" or "Key: [" … entries … a line holding only "]" (entries may contain brackets).
@@ -41,7 +44,7 @@ _BLOCKS = {key: re.compile(_LIST_BLOCK.format(key=key), re.M | re.S) for key in 
 
 def _entries(text: str, key: str) -> list[str]:
     """The entries of a ``Key: [ … ]`` block, each reduced to its message text."""
-    block = _BLOCKS[key].search(text)
+    block = search_line(_BLOCKS[key], text, f"{key}:")
     if not block:
         return []
     entries = []
@@ -83,10 +86,11 @@ class DuplicatiParser(Parser):
                 operation = from_subject["op"] if from_subject else "Backup"
         operation = operation[:1].upper() + operation[1:]
 
-        fatal = _FAILED.search(text)
+        fatal = search_line(_FAILED, text, "Failed:")
         warnings = _entries(text, "Warnings")
         errors = _entries(text, "Errors")
-        log = list(_LOG_LINE.finditer(text))
+        # Every log line has " - [Warning-" or " - [Error-": without them, no need to try each line.
+        log = list(_LOG_LINE.finditer(text)) if " - [Warning-" in text or " - [Error-" in text else []
         parsed = values.get("ParsedResult")
         if parsed:
             status = _STATUS.get(parsed.lower())

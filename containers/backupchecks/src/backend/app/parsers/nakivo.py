@@ -71,8 +71,11 @@ class _Table:
 
 def _find_table(rows: list[list[str]]) -> _Table | None:
     for index, row in enumerate(rows):
+        # A heading row has a cell that reads "status": its lower-cased text holds the word.
+        if len(row) < 2 or "status" not in "\t".join(row).lower():
+            continue
         header = [clean(cell).lower().rstrip(":") for cell in row]
-        if "status" not in header or len(header) < 2:
+        if "status" not in header:
             continue
         name_col = next((i for i, cell in enumerate(header) if cell in _NAME_COLUMNS), None)
         if name_col is None:
@@ -94,7 +97,7 @@ class NakivoParser(Parser):
         rows = html_rows(root) if root is not None else []
         # Label/value pairs come from two-cell rows in HTML, from "Label: value" lines in text.
         lines = [f"{clean(row[0]).rstrip(':')}: {clean(row[1])}" for row in rows if len(row) == 2]
-        if mail.text_body.strip() or root is None:
+        if (mail.text_body and not mail.text_body.isspace()) or root is None:
             lines += text_lines(mail.text_body)
         job_name, status_text = label_value(lines, _JOB_LABELS), label_value(lines, _STATUS_LABELS)
         if root is not None and not (job_name and status_text):
@@ -122,7 +125,8 @@ class NakivoParser(Parser):
             name = clean(row[table.name_col])
             if not name:
                 continue
-            detail = "\n".join(text_lines(row[table.detail_col])) if table.detail_col is not None else ""
+            # html_rows() lines are already non-empty and collapsed: the cell is its own text_lines().
+            detail = row[table.detail_col] if table.detail_col is not None else ""
             objects.append(ParsedObject(name, object_type, _status(row[table.status_col]) or "failed", detail or None))
 
         status = _status(status_text) or _status(subject)

@@ -48,6 +48,7 @@ __all__ = [
     "decode_header_value",
     "element_text",
     "html_to_text",
+    "marked_rows",
     "normalize_eml",
     "parse_html",
     "render_text",
@@ -335,11 +336,19 @@ _HIDDEN_TAGS = ("script", "style", "head", "title", "template", "noscript")
 # Marks in the text that XSLT writes: a soft break (where blocks meet: one line break however
 # many edges meet), the end of a table cell, the end of a table row. Private-use characters:
 # never shown in mail text, and allowed in XML.
-_SOFT_BREAK = "\ue000"
+SOFT_BREAK = "\ue000"
 CELL_END = "\ue001"
 ROW_END = "\ue002"
-_SPACES = re.compile(r"[ \f\v\r\u00a0\u200b]+")
+# A run of soft-break marks with only spaces and tabs between them: one line break. The spaces and
+# tabs around the run end up at a line's end or start, where they are stripped anyway. Linear: a
+# match starts only at a mark, and the spaces after a mark are scanned once.
+_SOFT_BREAK_RUN = re.compile("\ue000(?:[ \t]*\ue000)*")
+# White space that display collapses to one space; a lone space is left alone (it needs no change,
+# and replacing every word gap with itself costs more than the rest of the rendering).
+_SPACES = re.compile(r"[\f\v\r\u00a0\u200b][ \f\v\r\u00a0\u200b]*| [ \f\v\r\u00a0\u200b]+")
+_ODD_SPACES = ("\u00a0", "\r", "\u200b", "\f", "\v")
 _TABS = re.compile(r" ?\t[ \t]*")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def _stylesheet(body: str) -> etree.XSLT:
@@ -355,7 +364,7 @@ def _stylesheet(body: str) -> etree.XSLT:
         "<xsl:text>&#xE000;</xsl:text></xsl:template>"
         '<xsl:template match="td|th"><xsl:apply-templates/><xsl:text>&#xE001;</xsl:text></xsl:template>'
         "</xsl:stylesheet>"
-    ))
+    ), regexp=False)  # no EXSLT regular expressions: registering them costs on every call
 
 
 # Rendering in libxslt instead of a Python walk over every node keeps text extraction well below
@@ -363,12 +372,17 @@ def _stylesheet(body: str) -> etree.XSLT:
 _TEXT_XSLT = _stylesheet('<xsl:template match="/"><xsl:apply-templates/></xsl:template>')
 # Only the innermost table rows (a row holding a nested table is layout), each ended by ROW_END.
 _ROWS_XSLT = _stylesheet(
-    '<xsl:template match="/"><xsl:for-each select="//tr[not(.//table)]">'
+    # "/descendant::tr" rather than "//tr" (which visits every node), and "descendant::table[1]": the
+    # first nested table settles it, the others need not be collected.
+    '<xsl:template match="/"><xsl:for-each select="/descendant::tr[not(descendant::table[1])]">'
     '<xsl:for-each select="td|th"><xsl:apply-templates/><xsl:text>&#xE001;</xsl:text></xsl:for-each>'
     "<xsl:text>&#xE002;</xsl:text></xsl:for-each></xsl:template>"
 )
-_LEAN_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True)
-_LEAN_BYTES_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, encoding="utf-8")
+# Lean trees also skip what no parser reads: the hash of id attributes and the default DOCTYPE
+# node added to a document that has none (neither is part of the element tree).
+_LEAN_OPTIONS = {"remove_comments": True, "remove_pis": True, "collect_ids": False, "default_doctype": False}
+_LEAN_PARSER = etree.HTMLParser(**_LEAN_OPTIONS)
+_LEAN_BYTES_PARSER = etree.HTMLParser(**_LEAN_OPTIONS, encoding="utf-8")
 _HTML_BYTES_PARSER = lxml_html.HTMLParser(encoding="utf-8")
 
 
@@ -382,7 +396,7 @@ def parse_html(html: str, *, lean: bool = False) -> etree._Element | None:
     if html and "\x00" in html:
         # libxml2 turns NUL into U+FFFD; a NUL in a mail body is damage, not text.
         html = html.replace("\x00", "")
-    if not html or not html.strip():
+    if not html or html.isspace():  # isspace() stops at the first character that is not
         return None
     try:
         if lean:
@@ -407,42 +421,29 @@ def _as_document(element: etree._Element) -> etree._Element | etree._ElementTree
     return element if element.getparent() is None else copy.deepcopy(element)
 
 
-def _soft_breaks_to_newlines(text: str) -> str:
-    """Each run of soft-break marks with the spaces and tabs around them becomes one line break.
-
-    Done by splitting rather than with a regex like ``[ \t]*MARK[ \t MARK]*``: that one rescans a
-    long run of spaces from every position and takes seconds on a body with tens of thousands.
-    """
-    if _SOFT_BREAK not in text:
-        return text
-    pieces = text.split(_SOFT_BREAK)
-    result = [pieces[0].rstrip(" \t")]
-    last = len(pieces) - 1
-    for index in range(1, len(pieces)):
-        piece = pieces[index].lstrip(" \t")
-        if index != last:
-            piece = piece.rstrip(" \t")
-            if not piece:
-                continue  # only spaces between two marks: still the same run
-        result.append("\n" + piece)
-    return "".join(result)
-
-
 def render_text(text: str) -> str:
     """Marked text (see the XSLT above) as display lines: one line break where blocks meet, cells
     separated by one tab, spaces collapsed, at most one blank line in a row."""
-    text = _TABS.sub("\t", _SPACES.sub(" ", _soft_breaks_to_newlines(text.replace(CELL_END, "\t"))))
-    lines = []
-    previous_blank = True
-    for line in text.split("\n"):
-        line = line.strip(" \t")
-        if line:
-            lines.append(line)
-            previous_blank = False
-        elif not previous_blank:
-            lines.append("")
-            previous_blank = True
-    return "\n".join(lines).strip("\n")
+    # Each step runs only when its pattern can occur: a regex scan of a short body costs more than
+    # the handful of substring tests that rule it out.
+    text = text.replace(CELL_END, "\t")
+    if SOFT_BREAK in text:
+        text = _SOFT_BREAK_RUN.sub("\n", text)
+    if any(char in text for char in _ODD_SPACES):
+        text = _TABS.sub("\t", _SPACES.sub(" ", text))
+        text = "\n".join([line.strip(" \t") for line in text.split("\n")])
+    else:
+        # Only spaces and tabs: a run of them becomes one space (one tab if it holds a tab), and no
+        # run crosses a line break, so collapsing them after the lines' ends are stripped gives the
+        # same text; most of the white space (indentation) is gone by then, often all of it.
+        text = "\n".join([line.strip(" \t") for line in text.split("\n")])
+        if "  " in text:
+            text = _SPACES.sub(" ", text)
+        if " \t" in text or "\t " in text or "\t\t" in text:  # else every tab stands alone already
+            text = _TABS.sub("\t", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip("\n")
 
 
 def element_text(element: etree._Element) -> str:
@@ -451,11 +452,17 @@ def element_text(element: etree._Element) -> str:
     return render_text(str(_TEXT_XSLT(_as_document(element))))
 
 
+def marked_rows(element: etree._Element) -> str:
+    """The innermost table rows under ``element`` as one marked text: each cell's text (line breaks
+    and soft breaks kept) followed by ``CELL_END``, each row followed by ``ROW_END``."""
+    return str(_ROWS_XSLT(_as_document(element)))
+
+
 def table_rows(element: etree._Element) -> list[list[str]]:
     """The innermost table rows under ``element``, each as its cells' raw marked text (line breaks
     and soft breaks inside a cell kept for the caller to tidy)."""
     rows = []
-    for row in str(_ROWS_XSLT(_as_document(element))).split(ROW_END)[:-1]:
+    for row in marked_rows(element).split(ROW_END)[:-1]:
         cells = row.split(CELL_END)
         if len(cells) > 1:
             rows.append(cells[:-1])

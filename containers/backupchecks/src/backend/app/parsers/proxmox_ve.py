@@ -14,8 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lxml import etree
+
 from .base import MatchRule, NormalizedMail, ParsedObject, ParseError, Parser, ParseResult
-from .common_b import local_time, mail_text, parse_html
+from .common_b import local_time, mail_text, parse_html, search_line
+from .normalize import element_text
 
 SOFTWARE = "Proxmox VE"
 
@@ -37,6 +40,8 @@ _LOG_TIME = re.compile(r"^\d+: (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ", re.
 _GUEST_FAILED = re.compile(r"^(\d+): \S+ \S+ ERROR: Backup of VM \d+ failed - (.*)$", re.M)
 _GUEST_ERROR = re.compile(r"^(\d+): \S+ \S+ ERROR: (.*)$", re.M)
 _GUEST_KIND = re.compile(r"^(\d+): \S+ \S+ INFO: Starting Backup of VM \d+ \((qemu|lxc|openvz)\)", re.M)
+# A cell's text (all its text nodes), as lxml.html's text_content() gives it.
+_STRING_VALUE = etree.XPath("string()")
 # The guest table (or its "Details" heading) ends the job error printed above it.
 _ERROR_END = re.compile(r"^(?:Details\s*$|VMID\b)", re.M)
 
@@ -51,7 +56,7 @@ class _Guest:
 
 def _text_guests(text: str) -> list[_Guest] | None:
     """Guests from the plain-text table, or None when the text part has no table."""
-    header = _TABLE_HEADER.search(text)
+    header = search_line(_TABLE_HEADER, text, "VMID")
     if header:
         guests = []
         for line in text[header.end() :].lstrip("\n").split("\n"):
@@ -60,7 +65,7 @@ def _text_guests(text: str) -> list[_Guest] | None:
                 break
             guests.append(_Guest(cells[0], cells[1], cells[2].lower() == "ok"))
         return guests
-    header = _LEGACY_HEADER.search(text)
+    header = search_line(_LEGACY_HEADER, text, "VMID")
     if header:
         guests = []
         for line in text[header.end() :].lstrip("\n").split("\n"):
@@ -73,13 +78,11 @@ def _text_guests(text: str) -> list[_Guest] | None:
     return None
 
 
-def _html_guests(html: str) -> list[_Guest] | None:
-    """Guests from the HTML table (both layouts); the legacy one also carries the error text."""
-    root = parse_html(html)
-    if root is None:
-        return None
+def _html_guests(root: etree._Element) -> list[_Guest] | None:
+    """Guests from the HTML table (both layouts); the legacy one also carries the error text.
+    ``root`` is a lean tree: lxml.html would run a Python class lookup for every element."""
     for table in root.iter("table"):
-        rows = [[cell.text_content().strip() for cell in row.iter("td", "th")] for row in table.iter("tr")]
+        rows = [[_STRING_VALUE(cell).strip() for cell in row.iter("td", "th")] for row in table.iter("tr")]
         if not rows or [c.upper() for c in rows[0][:3]] != ["VMID", "NAME", "STATUS"]:
             continue
         guests = []
@@ -109,20 +112,29 @@ class ProxmoxVeVzdumpParser(Parser):
             raise ParseError("subject is not 'vzdump backup status (<node>): backup successful|failed'")
         host = subject["host"].strip()
         failed = subject["result"].lower() == "failed"
-        text = mail_text(mail)
+        # The HTML is parsed at most once: for the text when the text part is unusable (what
+        # mail_text() would render) and for the guest table.
+        usable_text = bool(mail.text_body) and not mail.text_body.isspace()
+        root = None if usable_text else parse_html(mail.html_body or "", lean=True)
+        text = mail_text(mail) if usable_text else element_text(root) if root is not None else ""
 
         # The text table is cheapest to read, but the legacy one has no guest names and no error
         # text; its HTML twin has both.
-        plain = text if (mail.text_body or "").strip() else ""
+        plain = text if usable_text else ""
         guests = _text_guests(plain) if plain else None
-        if guests is None or (_LEGACY_HEADER.search(plain) and mail.html_body):
-            guests = _html_guests(mail.html_body or "") or guests
+        if guests is None or (search_line(_LEGACY_HEADER, plain, "VMID") and mail.html_body):
+            if usable_text:
+                root = parse_html(mail.html_body or "", lean=True)
+            guests = (_html_guests(root) if root is not None else None) or guests
         guests = guests or []
 
-        messages = {vmid: msg.strip() for vmid, msg in _GUEST_FAILED.findall(text)}
-        for vmid, msg in _GUEST_ERROR.findall(text):
-            messages.setdefault(vmid, msg.strip())
-        kinds = dict(_GUEST_KIND.findall(text))
+        # The log patterns are tried at every line start; the words they need decide first.
+        messages = {}
+        if " ERROR: " in text:
+            messages = {vmid: msg.strip() for vmid, msg in _GUEST_FAILED.findall(text)}
+            for vmid, msg in _GUEST_ERROR.findall(text):
+                messages.setdefault(vmid, msg.strip())
+        kinds = dict(_GUEST_KIND.findall(text)) if " INFO: Starting Backup of VM " in text else {}
 
         objects = []
         for guest in guests:
@@ -141,7 +153,7 @@ class ProxmoxVeVzdumpParser(Parser):
             single = (subject["error"] or "").strip()
             message = single if single and single.lower() != "multiple problems" else _job_error(text)
 
-        storage = _STORAGE.search(text)
+        storage = _STORAGE.search(text) if "--storage" in text else None
         job_name = f"{host} ({storage[1]})" if storage else host
         started = _LOG_TIME.search(text)
         run_at = local_time(mail, *(int(g) for g in started.groups())) if started else None

@@ -50,6 +50,7 @@ _JOB = re.compile(
 _ITALIAN_KINDS = {"backup": "Backup", "sincronizzazione": "Sync", "ripristino": "Restore", "replica": "Replication"}
 _FAILED = re.compile(r"\bfail|\berror|could not|unable|aborted|errore|non riuscit|impossibile", _I)
 _WARNING = re.compile(r"warning|with exceptions|skipped|avvis|partial", _I)
+_DONE = re.compile(r"finish|complet|succe|voltooid|abgeschlossen|completat", _I)
 _STARTED = re.compile(r"\bstarted\b|\bavviat[oa]\b|\bgestart\b|\bgestartet\b", _I)
 
 
@@ -72,7 +73,7 @@ class HybridBackupSyncParser(Parser):
             status = "warning"
         elif severity is not None:
             status = severity
-        elif started or re.search(r"finish|complet|succe|voltooid|abgeschlossen|completat", text, _I):
+        elif started or _DONE.search(text):
             status = "success"
         else:
             raise ParseError(f"cannot tell the result of {text!r}")

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from .base import MatchRule, NormalizedMail, ParsedObject, ParseError, Parser, ParseResult, Status
-from .common import clean, label_value, mail_text, stated_datetime, strip_subject_markers, text_lines
+from .common import clean, label_value, mail_text, required_literal, stated_datetime, strip_subject_markers, text_lines
 
 SOFTWARE = "Synology"
 _I = re.IGNORECASE
@@ -71,6 +71,22 @@ def _error(status: Status, sentences: list[str]) -> str | None:
     if status == "success":
         return None
     return "\n".join(sentences) or None
+
+
+def _first_event(subject: str, patterns: tuple[re.Pattern[str], ...],
+                 literals: tuple[str, ...]) -> tuple[int, re.Match[str]] | None:
+    """The first of ``patterns`` that matches ``subject`` (its index and match). There are dozens of
+    case-insensitive patterns, which ``re`` tries at every position; on a plain ASCII subject, one
+    whose plain text (common.required_literal) the subject lacks is not tried (beyond ASCII the
+    case rules are wider than lower())."""
+    lowered = subject.lower() if subject.isascii() else None
+    for index, (pattern, literal) in enumerate(zip(patterns, literals, strict=True)):
+        if lowered is not None and literal not in lowered:
+            continue
+        match = pattern.search(subject)
+        if match:
+            return index, match
+    return None
 
 
 # --- Hyper Backup --------------------------------------------------------------------------------
@@ -229,13 +245,16 @@ _SR_EVENTS: tuple[tuple[re.Pattern[str], Status, str], ...] = tuple(
 _SR_LABELS = ("Source server", "Destination server", "Bronserver", "Doelserver", "Quellserver", "Zielserver")
 
 
+_SR_PATTERNS = tuple(pattern for pattern, _status, _kind in _SR_EVENTS)
+_SR_LITERALS = tuple(required_literal(pattern.pattern) for pattern in _SR_PATTERNS)
+
+
 def _sr_event(mail: NormalizedMail) -> tuple[re.Match[str], Status, str] | None:
-    subject = _subject(mail)
-    for pattern, status, kind in _SR_EVENTS:
-        match = pattern.search(subject)
-        if match:
-            return match, status, kind
-    return None
+    found = _first_event(_subject(mail), _SR_PATTERNS, _SR_LITERALS)
+    if found is None:
+        return None
+    index, match = found
+    return match, _SR_EVENTS[index][1], _SR_EVENTS[index][2]
 
 
 @dataclass
@@ -288,16 +307,18 @@ _USB_EVENTS: tuple[tuple[re.Pattern[str], Status], ...] = tuple(
     )
 )
 _USB_TASK_WORD = re.compile(r"^USB\s?Copy(?:[- ](?:task|taak|aufgabe))?\s*", _I)
+_USB_PATTERNS = tuple(pattern for pattern, _status in _USB_EVENTS)
+_USB_LITERALS = tuple(required_literal(pattern.pattern) for pattern in _USB_PATTERNS)
+_DSM_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
 
 
 def _usb_event(mail: NormalizedMail) -> tuple[re.Match[str], Status] | None:
     # A DSM 7 prefix ("[nas01] ") stands before the template text.
-    subject = re.sub(r"^\[[^\]]*\]\s*", "", _subject(mail))
-    for pattern, status in _USB_EVENTS:
-        match = pattern.search(subject)
-        if match:
-            return match, status
-    return None
+    subject = _DSM_PREFIX.sub("", _subject(mail))
+    found = _first_event(subject, _USB_PATTERNS, _USB_LITERALS)
+    if found is None:
+        return None
+    return found[1], _USB_EVENTS[found[0]][1]
 
 
 @dataclass
@@ -379,13 +400,15 @@ _UPDATE_EVENTS: tuple[tuple[re.Pattern[str], Status], ...] = tuple(
 )
 
 
+_UPDATE_PATTERNS = tuple(pattern for pattern, _status in _UPDATE_EVENTS)
+_UPDATE_LITERALS = tuple(required_literal(pattern.pattern) for pattern in _UPDATE_PATTERNS)
+
+
 def _update_event(mail: NormalizedMail) -> tuple[re.Match[str], Status] | None:
-    subject = _subject(mail)
-    for pattern, status in _UPDATE_EVENTS:
-        match = pattern.search(subject)
-        if match:
-            return match, status
-    return None
+    found = _first_event(_subject(mail), _UPDATE_PATTERNS, _UPDATE_LITERALS)
+    if found is None:
+        return None
+    return found[1], _UPDATE_EVENTS[found[0]][1]
 
 
 @dataclass
@@ -439,13 +462,12 @@ _PROTECTION_EVENTS = tuple(
 _ACCOUNT = re.compile(r"^(?:hi|hallo|hoi|hello)\s+(?P<account>[^,\s]+)\s*,", _I)
 
 
+_PROTECTION_LITERALS = tuple(required_literal(pattern.pattern) for pattern in _PROTECTION_EVENTS)
+
+
 def _protection_event(mail: NormalizedMail) -> re.Match[str] | None:
-    subject = _subject(mail)
-    for pattern in _PROTECTION_EVENTS:
-        match = pattern.search(subject)
-        if match:
-            return match
-    return None
+    found = _first_event(_subject(mail), _PROTECTION_EVENTS, _PROTECTION_LITERALS)
+    return found[1] if found else None
 
 
 @dataclass

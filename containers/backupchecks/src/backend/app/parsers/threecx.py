@@ -43,6 +43,12 @@ def _event_of(subject: str) -> re.Match[str] | None:
     return _SUBJECT.search(clean(strip_subject_markers(subject)))
 
 
+@functools.lru_cache(maxsize=16)
+def _title_regex(pattern: str) -> re.Pattern[str]:
+    # Compiled once per entry: re.search(pattern, ..., flags) looks the pattern up on every call.
+    return re.compile(pattern, _I)
+
+
 def _status(text: str) -> Status | None:
     if _FAILED.search(text):
         return "failed"
@@ -74,7 +80,7 @@ class ThreeCXParser(Parser):
         if not any(rule.holds(mail) for rule in self.rules):
             return False
         match = _event(mail)
-        return match is not None and re.search(self.title_pattern, match.group("title"), _I) is not None
+        return match is not None and _title_regex(self.title_pattern).search(match.group("title")) is not None
 
     def why_not(self, mail: NormalizedMail) -> str | None:
         reason = super().why_not(mail)
@@ -83,7 +89,7 @@ class ThreeCXParser(Parser):
         match = _event(mail)
         if match is None:
             return "subject is not \"3CX Notification: <event> - <host>[ - <text>]\""
-        if not re.search(self.title_pattern, match.group("title"), _I):
+        if not _title_regex(self.title_pattern).search(match.group("title")):
             return f"event title {match.group('title')!r} is not a 3CX {self.backup_type} event"
         return None
 

@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 
 from .base import MatchRule, NormalizedMail, ParsedObject, ParseError, Parser, ParseResult, Status
 from .common import (
+    cell_text,
+    cell_words,
     clean,
-    html_rows,
-    mail_text,
+    raw_rows,
     stated_datetime,
     status_from_text,
     strip_subject_markers,
-    text_lines,
     worst,
 )
-from .normalize import parse_html
+from .normalize import element_text, parse_html
 
 SOFTWARE = "Veeam"
 
@@ -70,6 +70,9 @@ _JOB_ERROR = re.compile(
     re.IGNORECASE,
 )
 _NOTHING_PROCESSED = re.compile(r"nothing to process", re.IGNORECASE)
+_ASCII_DIGIT = re.compile("[0-9]")
+_KIND_SUFFIX = re.compile(r"\s+(?:job|session)$", re.IGNORECASE)
+_JOB_WORD = re.compile(r"\bjob$")
 
 # Backup type per header word (lower-cased, without "job"). Unknown kinds keep their own words.
 _VBR_TYPES: dict[str, str] = {
@@ -118,24 +121,27 @@ class _Report:
 
 def _strip_name(name: str) -> str:
     name = clean(_CREATED_BY.split(name, 1)[0])
-    while True:
+    # Every suffix ends the name with ")" (clean() left no white space after it).
+    while name.endswith(")"):
         stripped = _NAME_SUFFIX.sub("", name)
         if stripped == name:
-            return name
+            break
         name = stripped
+    return name
 
 
 def _read_rows(rows: list[list[str]]) -> _Report | None:
-    """The report from the innermost table rows of the HTML."""
+    """The report from the innermost table rows of the HTML, raw (``raw_rows``): a report has
+    dozens of cells and only some matter, so each is tidied when it is read."""
     header_index = None
     report = None
     for index, row in enumerate(rows):
         if len(row) < 2:
             continue
-        first = row[0].split("\n")
-        status_lines = row[1].split("\n")
+        status_lines = cell_text(row[1]).split("\n")
         if not _STATUS_CELL.match(status_lines[0].strip()):
             continue
+        first = cell_text(row[0]).split("\n")
         match = _HEADER.match(first[0].strip())
         processed = next((line for line in status_lines[1:] if _PROCESSED.search(line)), "")
         if match:
@@ -160,22 +166,27 @@ def _read_rows(rows: list[list[str]]) -> _Report | None:
     details_header = None
     for index in range(header_index + 1, len(rows)):
         row = rows[index]
-        lowered = [clean(cell).lower() for cell in row]
-        if len(row) == 1 and not report.date_line and not report.rows and row[0].strip():
-            if any(ch.isdigit() for ch in row[0]):
-                report.date_line = clean(row[0])
+        if len(row) == 1:
+            # A wide cell: the first one that holds a digit is the date line.
+            if not report.date_line:
+                words = cell_words(row[0])
+                if words and (_ASCII_DIGIT.search(words) or any(ch.isdigit() for ch in words)):
+                    report.date_line = words
             continue
-        if len(row) >= 9 and lowered[0] in ("success", "warning", "error", "errors", "warnings") \
-                and report.message is None:
+        if len(row) >= 9 and report.message is None \
+                and cell_words(row[0]).lower() in ("success", "warning", "error", "errors", "warnings"):
             # The wide cell after the eight label/value cells is the job-level message.
-            report.message = "\n".join(text_lines(row[8])) or None
+            report.message = cell_text(row[8]) or None
             continue
+        # The column headings: a cell that is one of these words holds it in its raw text.
+        lowered = "\t".join(row).lower()
         if "name" in lowered and "status" in lowered:
-            details_header = index
-            break
+            header = [cell_words(cell).lower() for cell in row]
+            if "name" in header and "status" in header:
+                details_header = index
+                break
     if details_header is None:
         return report
-    header = [clean(cell).lower() for cell in rows[details_header]]
     name_col, status_col = header.index("name"), header.index("status")
     details_col = header.index("details") if "details" in header else None
     type_col = header.index("type") if "type" in header else None
@@ -184,10 +195,10 @@ def _read_rows(rows: list[list[str]]) -> _Report | None:
             break
         report.rows.append(
             (
-                clean(row[name_col]),
-                clean(row[status_col]),
-                "\n".join(text_lines(row[details_col])) if details_col is not None else "",
-                clean(row[type_col]) if type_col is not None else "",
+                cell_words(row[name_col]),
+                cell_words(row[status_col]),
+                cell_text(row[details_col]) if details_col is not None else "",
+                cell_words(row[type_col]) if type_col is not None else "",
             )
         )
     return report
@@ -235,9 +246,11 @@ def _read_text(text: str) -> _Report | None:
 
 def _read_report(mail: NormalizedMail) -> _Report:
     root = parse_html(mail.html_body, lean=True)
-    report = _read_rows(html_rows(root)) if root is not None else None
+    report = _read_rows(raw_rows(root)) if root is not None else None
     if report is None:
-        report = _read_text(mail_text(mail))
+        # mail_text(mail), rendering the tree already parsed rather than parsing the HTML again.
+        usable_text = mail.text_body and not mail.text_body.isspace()
+        report = _read_text(mail.text_body if usable_text else element_text(root) if root is not None else "")
     if report is None:
         raise ParseError("no Veeam report header (\"<type> job: <name>\") found in the mail")
     return report
@@ -291,7 +304,7 @@ def _objects(report: _Report, object_type: str) -> list[ParsedObject]:
 
 
 def _kind_key(kind: str) -> str:
-    return re.sub(r"\s+(?:job|session)$", "", kind.strip(), flags=re.IGNORECASE).lower()
+    return _KIND_SUFFIX.sub("", kind.strip()).lower()
 
 
 # --- Veeam Backup & Replication ----------------------------------------------------------------
@@ -302,7 +315,7 @@ class VeeamBackupReplicationParser(Parser):
     def parse(self, mail: NormalizedMail) -> ParseResult:
         report = _read_report(mail)
         key = _kind_key(report.kind)
-        backup_type = _VBR_TYPES.get(key) or clean(re.sub(r"\bjob$", "Job", report.kind))
+        backup_type = _VBR_TYPES.get(key) or clean(_JOB_WORD.sub("Job", report.kind))
         if "agent" in key:
             fallback_type = "Host" if "policy" in key else "Machine"
         elif "file" in key or "nas" in key:

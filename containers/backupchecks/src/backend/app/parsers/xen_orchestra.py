@@ -185,7 +185,8 @@ def _markdown_text(mail: NormalizedMail) -> str:
     text = (mail.text_body or "").replace("\r\n", "\n").replace("\r", "\n")
     if text.strip():
         return text
-    root = parse_html(mail.html_body or "")
+    # A lean tree (no comments, plain elements): element_text walks every node of it.
+    root = parse_html(mail.html_body or "", lean=True)
     return element_text(root, markdown=True) if root is not None else ""
 
 
@@ -220,7 +221,7 @@ def _parse_report(text: str) -> tuple[list[_Vm], dict[str, str], list[str], str 
             elif current.warning is None:
                 current.warning = note
             continue
-        field = _FIELD.match(line)
+        field = _FIELD.match(line) if ":" in line else None  # a field line has its colon
         if not field:
             continue
         key, value = field["key"].lower(), field["value"].strip()
@@ -266,7 +267,8 @@ class XenOrchestraParser(Parser):
         match = _SUBJECT.search(subject)
         historic = None if match else _HISTORIC_SUBJECT.search(subject)
 
-        if _ROLLING_ANY.search(text) and not _GLOBAL.search(text):
+        # The dump's "vm.<call>:" lines are tried at every line start: without "vm." there are none.
+        if "vm." in text and _ROLLING_ANY.search(text) and not _GLOBAL.search(text):
             vms, tag = _parse_rolling(text)
             fields: dict[str, str] = {}
             warnings: list[str] = []
