@@ -176,3 +176,37 @@ def test_create_autotask_ticket_button_only_when_autotask_is_enabled(client, log
     get_settings().autotask_enabled = True
     db.session.commit()
     assert "create-autotask" in client.get(f"/run-checks/jobs/{run.job_id}").get_data(as_text=True)
+
+
+def test_job_details_show_the_jobs_tickets_and_remarks_from_both_sources(client, login_as):
+    from backend.app.services.runs import finish_new_run
+    from backend.app.services.tickets import ScopeInput, create_remark, create_ticket, resolve_ticket
+
+    customer = make_customer("Story Co")
+    job = make_job(customer, job_name="Story job")
+    first = make_run(job, status="failed", run_at=NOW - timedelta(days=2))
+    old = create_ticket(None, code="PSA-OLD", description="Old disk", scope=ScopeInput("job", job_id=job.id),
+                        runs=[first])
+    resolve_ticket(old, user=None)
+    current = create_ticket(None, code="PSA-NOW", description="New disk", scope=ScopeInput("job", job_id=job.id))
+    create_remark(None, body="Customer informed", scope=ScopeInput("customer", customer_id=customer.id))
+    later = make_run(job, status="failed", run_at=NOW)
+    finish_new_run(job, later)
+    db.session.commit()
+
+    login_as("operator")
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    section = page.split('id="job-tickets-remarks"')[1].split('id="runs-table"')[0]
+    # Open first, then the resolved one kept by its link to the first run.
+    assert section.index("PSA-NOW") < section.index("PSA-OLD") and "resolved" in section
+    assert "Customer informed" in section and f'href="/tickets/{current.id}"' in section
+    runs = page.split('id="runs-table"')[1]
+    later_row = runs.split("</tr>")[1]
+    first_row = runs.split("</tr>")[2]
+    assert "PSA-NOW" in later_row and "PSA-OLD" not in later_row and "💬 1" in later_row
+    assert "PSA-OLD" in first_row and "PSA-NOW" not in first_row
+
+    client.post("/logout")
+    login_as("viewer")
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert "PSA-NOW" in page and f'href="/tickets/{current.id}"' not in page and "New ticket" not in page

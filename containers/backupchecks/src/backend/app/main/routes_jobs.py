@@ -27,6 +27,7 @@ from ..services.job_schedules import (
 )
 from ..services.jobs import job_overview, job_with_customer, live_jobs_query
 from ..services.schedules import LearnedSchedule
+from ..services.tickets import describe_scope, tickets_for_job
 from ..timefmt import current_zone
 from . import bp
 from .forms import ConfirmForm, PauseForm, ScheduleForm
@@ -74,6 +75,8 @@ def job_detail(job_id: int):
     return render_template("main/job_detail.html", job=job,
                            runs=Page(overview.runs, page_no, RUNS_PER_PAGE, overview.run_total),
                            objects=overview.objects, bar=overview.bar, overrides=overview.overrides,
+                           tickets=tickets_for_job(job, [run.id for run in overview.runs]),
+                           describe_scope=describe_scope,
                            confirm_form=ConfirmForm(), schedule_text=schedule_summary(job, zone))
 
 

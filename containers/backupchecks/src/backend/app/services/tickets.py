@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import (
@@ -263,29 +264,30 @@ class JobTickets:
 
 
 def tickets_for_job(job: Job, run_ids: Sequence[int] = ()) -> JobTickets:
-    linked_ticket_ids = set(db.session.scalars(
-        select(TicketJobRun.ticket_id).join(JobRun, JobRun.id == TicketJobRun.job_run_id)
-        .where(JobRun.job_id == job.id).distinct()))
-    linked_remark_ids = set(db.session.scalars(
-        select(RemarkJobRun.remark_id).join(JobRun, JobRun.id == RemarkJobRun.job_run_id)
-        .where(JobRun.job_id == job.id).distinct()))
+    # Every link of the job's runs (the audit trail), with the run: the history and the per-run marks in one read.
+    ticket_links = db.session.execute(
+        select(TicketJobRun.job_run_id, TicketJobRun.ticket_id).join(JobRun, JobRun.id == TicketJobRun.job_run_id)
+        .where(JobRun.job_id == job.id)).all()
+    remark_links = db.session.execute(
+        select(RemarkJobRun.job_run_id, RemarkJobRun.remark_id).join(JobRun, JobRun.id == RemarkJobRun.job_run_id)
+        .where(JobRun.job_id == job.id)).all()
     scoped = _scopes_for_job(job)
-    ticket_ids = linked_ticket_ids | {s.owner_id for s in scoped if s.kind == "ticket"}
-    remark_ids = linked_remark_ids | {s.owner_id for s in scoped if s.kind == "remark"}
-    tickets = list(db.session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))) if ticket_ids else []
+    ticket_ids = {ticket_id for _run, ticket_id in ticket_links} | {s.owner_id for s in scoped if s.kind == "ticket"}
+    remark_ids = {remark_id for _run, remark_id in remark_links} | {s.owner_id for s in scoped if s.kind == "remark"}
+    tickets = list(db.session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids))
+                                      .options(selectinload(Ticket.scopes)))) if ticket_ids else []
     remarks = list(db.session.scalars(select(Remark).where(Remark.id.in_(remark_ids)))) if remark_ids else []
     tickets.sort(key=lambda t: (t.resolved_at is not None, -(t.id)))
     remarks.sort(key=lambda r: (r.resolved_at is not None, -(r.id)))
+    shown = set(run_ids)
+    code_of = {ticket.id: ticket.ticket_code for ticket in tickets}
     codes: dict[int, list[str]] = {}
+    for run_id, ticket_id in sorted(ticket_links, key=lambda link: link[1]):
+        if run_id in shown:
+            codes.setdefault(run_id, []).append(code_of[ticket_id])
     remarks_by_run: dict[int, list[int]] = {}
-    if run_ids:
-        for run_id, code in db.session.execute(
-                select(TicketJobRun.job_run_id, Ticket.ticket_code).join(Ticket, Ticket.id == TicketJobRun.ticket_id)
-                .where(TicketJobRun.job_run_id.in_(run_ids)).order_by(Ticket.id)):
-            codes.setdefault(run_id, []).append(code)
-        for run_id, remark_id in db.session.execute(
-                select(RemarkJobRun.job_run_id, RemarkJobRun.remark_id).where(RemarkJobRun.job_run_id.in_(run_ids))
-                .order_by(RemarkJobRun.remark_id)):
+    for run_id, remark_id in sorted(remark_links, key=lambda link: link[1]):
+        if run_id in shown:
             remarks_by_run.setdefault(run_id, []).append(remark_id)
     return JobTickets(tickets, remarks, codes, remarks_by_run)
 
