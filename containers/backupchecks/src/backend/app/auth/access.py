@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar
 
-from flask import abort, current_app
+from flask import abort, current_app, g
 from flask_login import current_user
 
 from ..extensions import login_manager
@@ -61,7 +61,20 @@ def endpoint_roles(endpoint: str) -> frozenset[str] | str | None:
 
 
 def can_access(endpoint: str) -> bool:
-    """Whether the current user's active role may open ``endpoint`` (used to build the navbar)."""
+    """Whether the current user's active role may open ``endpoint`` (used to build the navbar).
+
+    Every page asks this for some twenty links, so the answers are kept per request: resolving the
+    current_user proxy for each of them cost more than the rest of the navbar."""
+    answers = g.get("can_access_answers")
+    if answers is None:
+        answers = g.can_access_answers = {}
+    answer = answers.get(endpoint)
+    if answer is None:
+        answer = answers[endpoint] = _can_access(endpoint)
+    return answer
+
+
+def _can_access(endpoint: str) -> bool:
     roles = endpoint_roles(endpoint)
     if roles == PUBLIC:
         return True

@@ -80,7 +80,11 @@ def inbox():
     status = request.args.get("status", "")
     software = request.args.get("software", "")
     q = request.args.get("q", "").strip()
-    query = select(MailMessage).where(MailMessage.location == "inbox")
+    # Only the listed columns: the bodies and the raw MIME stay in the database until a mail is opened.
+    query = select(MailMessage.id, MailMessage.received_at, MailMessage.from_address, MailMessage.subject,
+                   MailMessage.backup_software, MailMessage.backup_type, MailMessage.job_name,
+                   MailMessage.overall_status, MailMessage.informational, MailMessage.parse_error
+                   ).where(MailMessage.location == "inbox")
     if status == "parsed":
         query = query.where(MailMessage.parser_key.is_not(None), MailMessage.parse_error.is_(None))
     elif status == "unparsed":
@@ -90,7 +94,8 @@ def inbox():
     if q:
         like = f"%{q}%"
         query = query.where(or_(MailMessage.from_address.ilike(like), MailMessage.subject.ilike(like)))
-    page = paginate(query.order_by(MailMessage.received_at.desc(), MailMessage.id.desc()), per_page=50)
+    page = paginate(query.order_by(MailMessage.received_at.desc(), MailMessage.id.desc()), per_page=50,
+                    scalars=False)
     softwares = db.session.scalars(select(MailMessage.backup_software).distinct()
                                    .where(MailMessage.location == "inbox", MailMessage.backup_software.is_not(None))
                                    .order_by(MailMessage.backup_software)).all()
