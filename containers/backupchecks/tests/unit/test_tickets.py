@@ -269,7 +269,7 @@ def test_linking_is_idempotent_and_costs_nothing_without_open_scopes(app):
     run = make_run(job, status="failed")
     with _statements() as seen:
         assert link_open_tickets_to_run(run) == 0
-    assert len(seen) == 2  # the open ticket scopes and remark scopes, read once for the app context
+    assert len(seen) == 1  # the open ticket and remark scopes, read once for the app context
     with _statements() as seen:
         assert link_open_tickets_to_run(make_run(job)) == 0
     assert len(seen) == 1 and seen[0].startswith("INSERT")  # the factory's run only

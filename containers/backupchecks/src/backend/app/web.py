@@ -36,7 +36,7 @@ def register_template_helpers(app: Flask) -> None:
     def _read_settings_afresh() -> None:
         # Per-request caches live on g; an app context can outlive one request (CLI, tests).
         g.pop("ui_zone", None)
-        g.pop("can_access_answers", None)
+        g.pop("access_role", None)
         forget_all()
 
     @app.context_processor

@@ -14,10 +14,12 @@
       .catch(function (e) { body.textContent = "Could not load the mail: " + e.message; });
   }
 
+  // One URL for the table (the mail id 0 in it), so the page need not build fifty of them.
+  var rowsBody = document.getElementById("mail-rows");
   document.querySelectorAll(".mail-row").forEach(function (row) {
     row.addEventListener("click", function (event) {
       if (event.target.closest("input, a, button, label")) { return; }
-      openMail(row.dataset.detailUrl);
+      openMail(rowsBody.dataset.mailUrl.replace(/\/0$/, "/" + row.dataset.mailId));
     });
   });
 

@@ -23,6 +23,7 @@ READERS = ("admin", "operator", "viewer")
 EVERYONE = ("admin", "operator", "viewer", "reporter")
 
 ACCESS_ATTRIBUTE = "allowed_roles"
+_UNREAD = object()
 PUBLIC = "public"
 
 
@@ -63,21 +64,15 @@ def endpoint_roles(endpoint: str) -> frozenset[str] | str | None:
 def can_access(endpoint: str) -> bool:
     """Whether the current user's active role may open ``endpoint`` (used to build the navbar).
 
-    Every page asks this for some twenty links, so the answers are kept per request: resolving the
-    current_user proxy for each of them cost more than the rest of the navbar."""
-    answers = g.get("can_access_answers")
-    if answers is None:
-        answers = g.can_access_answers = {}
-    answer = answers.get(endpoint)
-    if answer is None:
-        answer = answers[endpoint] = _can_access(endpoint)
-    return answer
-
-
-def _can_access(endpoint: str) -> bool:
+    Every page asks this for some twenty links; the active role is read once per request, because
+    resolving the current_user proxy twice per link cost more than the rest of the navbar."""
     roles = endpoint_roles(endpoint)
     if roles == PUBLIC:
         return True
-    if not roles or not current_user.is_authenticated:
+    if not roles:
         return False
-    return current_user.active_role in roles
+    role = g.get("access_role", _UNREAD)
+    if role is _UNREAD:
+        user = current_user._get_current_object()
+        role = g.access_role = user.active_role if user.is_authenticated else None
+    return role is not None and role in roles

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, null, or_, select, union_all
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
@@ -98,24 +98,30 @@ class OpenScope:
 
 
 def _load_open_scopes() -> tuple[OpenScope, ...]:
-    tickets = db.session.execute(
-        select(TicketScope.id, TicketScope.ticket_id, TicketScope.customer_id, TicketScope.job_id,
-               TicketScope.backup_software, TicketScope.backup_type, TicketScope.customer_object_id,
-               Ticket.active_from_date, Ticket.autotask_ticket_id, Ticket.autotask_ticket_deleted_at)
+    """Every open scope of tickets and remarks, in one statement (it runs on every page that shows them)."""
+    tickets = (
+        select(literal("ticket").label("kind"), TicketScope.ticket_id.label("owner_id"), TicketScope.id,
+               TicketScope.customer_id, TicketScope.job_id, TicketScope.backup_software, TicketScope.backup_type,
+               TicketScope.customer_object_id, Ticket.active_from_date, null().label("active_until_date"),
+               Ticket.autotask_ticket_id, Ticket.autotask_ticket_deleted_at)
         .join(Ticket, Ticket.id == TicketScope.ticket_id)
-        .where(func.coalesce(TicketScope.resolved_at, Ticket.resolved_at).is_(None))).all()
-    remarks = db.session.execute(
-        select(RemarkScope.id, RemarkScope.remark_id, RemarkScope.customer_id, RemarkScope.job_id,
+        .where(func.coalesce(TicketScope.resolved_at, Ticket.resolved_at).is_(None)))
+    remarks = (
+        select(literal("remark"), RemarkScope.remark_id, RemarkScope.id, RemarkScope.customer_id, RemarkScope.job_id,
                RemarkScope.backup_software, RemarkScope.backup_type, RemarkScope.customer_object_id,
-               Remark.active_from_date, Remark.active_until_date)
+               Remark.active_from_date, Remark.active_until_date, null(), null())
         .join(Remark, Remark.id == RemarkScope.remark_id)
-        .where(func.coalesce(RemarkScope.resolved_at, Remark.resolved_at).is_(None))).all()
-    return tuple(
-        [OpenScope("ticket", r.ticket_id, r.id, r.customer_id, r.job_id, r.backup_software, r.backup_type,
-                   r.customer_object_id, r.active_from_date, None, r.autotask_ticket_id,
-                   r.autotask_ticket_deleted_at is not None) for r in tickets]
-        + [OpenScope("remark", r.remark_id, r.id, r.customer_id, r.job_id, r.backup_software, r.backup_type,
-                     r.customer_object_id, r.active_from_date, r.active_until_date, None, False) for r in remarks])
+        .where(func.coalesce(RemarkScope.resolved_at, Remark.resolved_at).is_(None)))
+    rows = db.session.execute(union_all(tickets, remarks)).all()
+    return tuple(OpenScope(kind, owner_id, scope_id, customer_id, job_id, software, backup_type, object_id,
+                           _as_date(active_from), _as_date(active_until), autotask_id, deleted_at is not None)
+                 for (kind, owner_id, scope_id, customer_id, job_id, software, backup_type, object_id, active_from,
+                      active_until, autotask_id, deleted_at) in rows)
+
+
+def _as_date(value) -> date | None:
+    """Dates from a UNION come back untyped on SQLite (ISO text); PostgreSQL gives dates."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def open_scopes() -> tuple[OpenScope, ...]:
