@@ -116,3 +116,32 @@ def test_autotask_ticket_follows_the_job_until_completed_in_autotask(page, live_
         expect(cards.nth(0).locator(".run-alerts")).not_to_contain_text(number)
         expect(cards.nth(1).locator(".run-alerts")).to_contain_text(number)
         expect(cards.nth(2).locator(".run-alerts")).to_contain_text("resolved")
+
+
+def test_copy_button_copies_the_ticket_number_and_confirms_for_800_ms(page, live_server):
+    from backend.app.services.tickets import ScopeInput, create_ticket
+
+    from ..factories import make_customer, make_job
+
+    with live_server.app.app_context():
+        job = make_job(make_customer("Copy Co"), job_name="Copy job")
+        create_ticket(None, code="T20261125.0999", description="Copy me", scope=ScopeInput("job", job_id=job.id))
+        db.session.commit()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    log_in(page, "admin")
+    page.goto("/tickets?q=copy+me")
+    button = page.locator("#tickets-table .copy-ticket").first
+    button.click()
+    expect(button).to_have_text("✓")
+    assert page.evaluate("navigator.clipboard.readText()") == "T20261125.0999"
+    expect(button).to_have_text("⧉", timeout=2000)
+
+    # Without the Clipboard API (older browsers, no secure context) the execCommand fallback copies.
+    page.add_init_script("Object.defineProperty(navigator, 'clipboard', {value: undefined});"
+                         "window.copiedWith = []; document.execCommand = function (c) {"
+                         " window.copiedWith.push([c, document.activeElement.value]); return true; };")
+    page.goto("/tickets?q=copy+me")
+    button = page.locator("#tickets-table .copy-ticket").first
+    button.click()
+    expect(button).to_have_text("✓")
+    assert page.evaluate("window.copiedWith") == [["copy", "T20261125.0999"]]
