@@ -234,11 +234,12 @@ def test_autotask_ticket_is_carried_to_later_runs_until_resolved_or_deleted(app)
 def test_codes_and_invalid_input(app):
     job = make_job(make_customer())
     day = date(2026, 1, 23)
-    assert next_ticket_code(day) == "T20260123.0001"
-    create_ticket(None, code="T20260123.0009", description=None, scope=ScopeInput("job", job_id=job.id))
-    assert next_ticket_code(day) == "T20260123.0010"
+    assert next_ticket_code(day) == "BC20260123.0001"
+    create_ticket(None, code="BC20260123.0009", description=None, scope=ScopeInput("job", job_id=job.id))
+    create_ticket(None, code="T20260123.0042", description=None, scope=ScopeInput("job", job_id=job.id))
+    assert next_ticket_code(day) == "BC20260123.0010"  # a PSA's T-number does not count
     with pytest.raises(TicketError, match="already exists"):
-        create_ticket(None, code=" T20260123.0009 ", description=None, scope=ScopeInput("job", job_id=job.id))
+        create_ticket(None, code=" BC20260123.0009 ", description=None, scope=ScopeInput("job", job_id=job.id))
     with pytest.raises(TicketError, match="Choose the job"):
         create_ticket(None, code="X-1", description=None, scope=ScopeInput("job", job_id=999999))
     with pytest.raises(TicketError, match="Choose what this is about"):
@@ -277,3 +278,21 @@ def test_linking_is_idempotent_and_costs_nothing_without_open_scopes(app):
     assert link_open_tickets_to_run(run) == 1
     assert link_open_tickets_to_run(run) == 0
     assert _ticket_ids(run) == [ticket.id]
+
+
+def test_an_autotask_number_never_lands_on_another_ticket(app):
+    job, other = make_job(make_customer()), make_job(make_customer())
+    # Our own numbering never takes Autotask's T-format, so a PSA number cannot meet it by chance.
+    internal = _job_ticket(other)
+    assert internal.ticket_code.startswith("BC")
+    # An operator typed the PSA number before the ticket was mirrored: that ticket is adopted.
+    typed = _job_ticket(job, code="T20261125.0001")
+    run = _new_run(job)
+    assert record_autotask_ticket(run, autotask_ticket_id=9001, ticket_number="T20261125.0001", description="x",
+                                  user=None, created_at=NOW).id == typed.id
+    # A number already mirrored for another Autotask ticket is not reused.
+    run2 = _new_run(other)
+    mirror = record_autotask_ticket(run2, autotask_ticket_id=9002, ticket_number="T20261125.0001", description="y",
+                                    user=None, created_at=NOW)
+    assert mirror.id not in (typed.id, internal.id) and mirror.ticket_code == "T20261125.0001 (#9002)"
+    assert [s.job_id for s in mirror.scopes] == [other.id]

@@ -62,7 +62,7 @@ def test_edit_add_scope_and_resolve_one_scope(client, login_as):
     db.session.commit()
     client.post("/tickets/new", data={"ticket_code": "", "description": "x", "scope_type": "job", "job_id": job.id})
     ticket = db.session.scalar(select(Ticket).order_by(Ticket.id.desc()))
-    assert ticket.ticket_code.startswith("T") and len(ticket.ticket_code) == len("T20260123.0001")
+    assert ticket.ticket_code.startswith("BC") and len(ticket.ticket_code) == len("BC20260123.0001")
     client.post(f"/tickets/{ticket.id}", data={"ticket_code": "PSA-77", "description": "New text",
                                                 "active_from_date": "2026-11-01", "start_date": "2026-10-30"})
     assert (ticket.ticket_code, ticket.description, str(ticket.active_from_date)) == ("PSA-77", "New text",

@@ -141,8 +141,8 @@ class ScopeForm(FlaskForm):
 
 class TicketForm(FlaskForm):
     ticket_code = StringField("Ticket code", validators=[Optional(), Length(max=64)],
-                              description="The PSA ticket number, e.g. T20260123.0001; empty: the next number of "
-                                          "today.")
+                              description="The PSA ticket number, e.g. T20260123.0001; empty: an internal number "
+                                          "such as BC20260123.0001.")
     description = TextAreaField("Description", validators=[Optional(), Length(max=10000)])
     active_from_date = DateField("Active from", validators=[Optional()],
                                  description="Runs of this day and later show the ticket; empty: today.")

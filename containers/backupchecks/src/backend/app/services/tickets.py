@@ -46,7 +46,10 @@ from .context_cache import cached, forget
 from .settings import ui_zone
 
 _CACHE_NAME = "open_ticket_and_remark_scopes"
-_CODE_PATTERN = re.compile(r"^T(\d{8})\.(\d{4,})$")
+# Codes made here for tickets without a PSA number. Not Autotask's T<date>.<n>: a PSA number mirrored
+# later must never meet an internal ticket that merely happens to carry the same code.
+INTERNAL_CODE_PREFIX = "BC"
+_CODE_PATTERN = re.compile(r"^BC(\d{8})\.(\d{4,})$")
 MAX_CODE_LENGTH = 64
 
 
@@ -323,9 +326,9 @@ def _today() -> date:
 
 
 def next_ticket_code(day: date | None = None) -> str:
-    """T<yyyymmdd>.<nnnn>, numbered per day after the highest code of that day."""
+    """BC<yyyymmdd>.<nnnn>, numbered per day after the highest code of that day."""
     day = day or _today()
-    prefix = f"T{day:%Y%m%d}."
+    prefix = f"{INTERNAL_CODE_PREFIX}{day:%Y%m%d}."
     codes = db.session.scalars(select(Ticket.ticket_code).where(Ticket.ticket_code.like(prefix + "%")))
     highest = max((int(m.group(2)) for m in (_CODE_PATTERN.match(c) for c in codes) if m), default=0)
     return f"{prefix}{highest + 1:04d}"
@@ -480,13 +483,20 @@ def record_autotask_ticket(run: JobRun, *, autotask_ticket_id: int, ticket_numbe
                            user: User | None, created_at: datetime) -> Ticket:
     """Store an Autotask ticket made for a run: on the run, and mirrored as an internal ticket (its
     code is the Autotask number) scoped to the job, so later runs of the job carry it until it is
-    resolved or deleted in Autotask."""
+    resolved or deleted in Autotask.
+
+    A ticket that already carries the number without an Autotask id was typed in by an operator for
+    this very PSA ticket and is adopted (the seeds: an existing code is the same ticket). One that
+    belongs to another Autotask ticket keeps its code; the mirror gets the number with the id."""
     run.autotask_ticket_id = autotask_ticket_id
     run.autotask_ticket_number = ticket_number
     run.autotask_ticket_created_at = created_at
     run.autotask_ticket_created_by_id = user.id if user is not None else None
     run.autotask_ticket_deleted_at = None
     ticket = find_ticket_by_code(ticket_number)
+    if ticket is not None and ticket.autotask_ticket_id not in (None, autotask_ticket_id):
+        ticket = None
+        ticket_number = f"{ticket_number} (#{autotask_ticket_id})"[:MAX_CODE_LENGTH]
     if ticket is None:
         ticket = Ticket(ticket_code=ticket_number, description=description or None,
                         active_from_date=run_local_date(run), start_date=run_local_date(run),
