@@ -210,3 +210,24 @@ def test_job_details_show_the_jobs_tickets_and_remarks_from_both_sources(client,
     login_as("viewer")
     page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
     assert "PSA-NOW" in page and f'href="/tickets/{current.id}"' not in page and "New ticket" not in page
+
+
+def test_no_second_autotask_button_while_the_job_has_an_open_autotask_ticket(client, login_as):
+    from backend.app.services.settings import get_settings
+    from backend.app.services.tickets import record_autotask_ticket, resolve_ticket
+
+    login_as("operator")
+    job = make_job(make_customer())
+    older = make_run(job, status="failed", run_at=NOW - timedelta(days=1))
+    newer = make_run(job, status="failed", run_at=NOW)
+    get_settings().autotask_enabled = True
+    ticket = record_autotask_ticket(newer, autotask_ticket_id=555, ticket_number="T20261125.0555",
+                                    description="x", user=None, created_at=NOW)
+    db.session.commit()
+    modal = client.get(f"/run-checks/jobs/{job.id}").get_data(as_text=True)
+    assert "create-autotask" not in modal and 'id="job-autotask-ticket"' in modal
+    resolve_ticket(ticket, user=None, origin="autotask")
+    db.session.commit()
+    modal = client.get(f"/run-checks/jobs/{job.id}").get_data(as_text=True)
+    assert f'data-url="/run-checks/runs/{older.id}/autotask-ticket"' in modal
+    assert 'id="job-autotask-ticket"' not in modal

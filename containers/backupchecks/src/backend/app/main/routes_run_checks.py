@@ -19,7 +19,7 @@ from ..services.reviews import (
 )
 from ..services.run_checks import RunCheckFilters, run_check_page
 from ..services.settings import get_settings
-from ..services.tickets import alerts_for_run
+from ..services.tickets import alerts_for_run, open_autotask_ticket_code
 from . import bp
 from .pagination import Page, page_number
 
@@ -99,7 +99,8 @@ def run_checks_job(job_id: int):
         .options(selectinload(JobRun.object_links).selectinload(RunObjectLink.customer_object),
                  selectinload(JobRun.override), selectinload(JobRun.reviewed_by))).all()
     return render_template("main/run_checks_job.html", job=job, runs=runs,
-                           autotask_enabled=get_settings().autotask_enabled)
+                           autotask_enabled=get_settings().autotask_enabled,
+                           job_autotask_ticket=open_autotask_ticket_code(job))
 
 
 @bp.route("/run-checks/runs/<int:run_id>/review", methods=["POST"])

@@ -240,6 +240,18 @@ def alerts_for_run(run: JobRun) -> dict[str, list[dict]]:
     return {"tickets": list(tickets.values()), "remarks": list(remarks.values())}
 
 
+def open_autotask_ticket_code(job: Job) -> str | None:
+    """The number of the job's open Autotask ticket (neither completed nor deleted), if it has one:
+    new runs carry it, and no second one is made for the job."""
+    ids = [s.owner_id for s in _scopes_for_job(job)
+           if s.kind == "ticket" and s.autotask_ticket_id is not None and not s.autotask_ticket_deleted]
+    if not ids:
+        return None
+    return db.session.scalar(select(Ticket.ticket_code).where(Ticket.id.in_(ids))
+                             .order_by(Ticket.autotask_ticket_created_at.desc().nulls_last(), Ticket.id.desc())
+                             .limit(1))
+
+
 @dataclass(frozen=True)
 class JobIndicators:
     tickets: bool
