@@ -40,4 +40,4 @@ def test_parse_of_a_missing_file_or_a_non_mail_exits_2_with_one_line(tmp_path: P
     junk = tmp_path / "junk.eml"
     junk.write_bytes(b"\x00\x01\x02")
     result = CliRunner().invoke(main, ["parse", str(junk)])
-    assert result.exit_code == 2 and "is not a mail" in result.output
+    assert result.exit_code == 2 and result.output == f"error: {junk}: not a mail: no header block\n"

@@ -240,7 +240,7 @@ def parse_command(eml_file: Path, as_json: bool) -> None:
     try:
         mail = normalize_eml(raw)
     except ValueError as exc:
-        click.echo(f"error: {eml_file} is not a mail: {exc}", err=True)
+        click.echo(f"error: {eml_file}: {exc}", err=True)
         sys.exit(2)
     outcome = parse_mail(mail)
     if outcome.result is not None:
