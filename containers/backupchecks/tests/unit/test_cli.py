@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import click
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend.app.cli import build_demo_app, main
 from backend.app.extensions import db
-from backend.app.models import Customer, Job, JobRun, MailMessage, User
+from backend.app.models import Customer, Job, JobObjectLink, JobRun, MailMessage, Remark, Ticket, User
 
 
 def test_create_admin_generates_and_prints_a_password(app):
@@ -44,6 +45,12 @@ def test_demo_builds_a_complete_installation_from_nothing(tmp_path: Path):
         assert any(m.parse_error for m in waiting) and any(m.parsed for m in waiting)
         admin = db.session.scalar(select(User).where(User.username == "admin"))
         assert admin.roles == ["admin", "operator", "viewer", "reporter"]
+        # Objects were last seen by the demo's (re-dated) runs, not on the fixture mails' original nights.
+        newest_run_at = db.session.scalar(select(func.max(JobRun.run_at)))
+        oldest_seen_at = db.session.scalar(select(func.min(JobObjectLink.last_seen_at)))
+        assert newest_run_at - oldest_seen_at < timedelta(days=30)
+        # A ticket on a failing run and a remark for one customer, as an operator leaves them.
+        assert db.session.query(Ticket).count() == 1 and db.session.query(Remark).count() == 1
         db.session.remove()
         db.engine.dispose()
     demo_app.config["WTF_CSRF_ENABLED"] = False  # the browser tests cover the real form

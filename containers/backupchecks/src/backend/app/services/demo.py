@@ -18,10 +18,10 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from ..extensions import db
-from ..models import Customer, Job, JobRun, MailMessage, User
+from ..models import Customer, CustomerObject, Job, JobObjectLink, JobRun, MailMessage, RunObjectLink, User
 from .inbox import approve_inbox_mail
 from .job_schedules import learn_job_schedule
 from .mail_ingest import ingest_message
@@ -167,6 +167,17 @@ def seed_demo_data(now_at: datetime, zone: ZoneInfo, actor: User, days: int = 28
     for run, received_at in runs:
         run.run_at = received_at
     db.session.flush()
+    # The objects were seen by those runs, so their last-seen times follow the new dates too.
+    last_run_at = (select(func.max(JobRun.run_at)).join(RunObjectLink, RunObjectLink.job_run_id == JobRun.id)
+                   .where(JobRun.job_id == JobObjectLink.job_id,
+                          RunObjectLink.customer_object_id == JobObjectLink.customer_object_id)
+                   .scalar_subquery())
+    db.session.execute(update(JobObjectLink).values(last_seen_at=func.coalesce(last_run_at, JobObjectLink.last_seen_at))
+                       .execution_options(synchronize_session=False))
+    db.session.execute(update(CustomerObject).values(last_seen_at=func.coalesce(
+        select(func.max(JobObjectLink.last_seen_at)).where(JobObjectLink.customer_object_id == CustomerObject.id)
+        .scalar_subquery(), CustomerObject.last_seen_at))
+                       .execution_options(synchronize_session=False))
     # As if the installation had been watching these jobs for two weeks: learn their schedules and
     # report the nights that were skipped since.
     for job in db.session.scalars(select(Job).where(Job.deleted_at.is_(None))):
