@@ -296,3 +296,5 @@ def test_an_autotask_number_never_lands_on_another_ticket(app):
                                     user=None, created_at=NOW)
     assert mirror.id not in (typed.id, internal.id) and mirror.ticket_code == "T20261125.0001 (#9002)"
     assert [s.job_id for s in mirror.scopes] == [other.id]
+    # Later runs carry Autotask's own number.
+    assert (_new_run(other).autotask_ticket_id, _new_run(other).autotask_ticket_number) == (9002, "T20261125.0001")

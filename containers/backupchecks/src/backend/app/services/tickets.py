@@ -193,7 +193,7 @@ def _carry_autotask_ticket(run: JobRun, ticket_ids: Sequence[int]) -> None:
         .order_by(Ticket.autotask_ticket_created_at.desc().nulls_last(), Ticket.id.desc()).limit(1)).first()
     if ticket is not None:
         run.autotask_ticket_id = ticket.autotask_ticket_id
-        run.autotask_ticket_number = ticket.ticket_code
+        run.autotask_ticket_number = ticket.ticket_code.removesuffix(f" (#{ticket.autotask_ticket_id})")
         run.autotask_ticket_created_at = ticket.autotask_ticket_created_at
         run.autotask_ticket_created_by_id = ticket.autotask_ticket_created_by_id
 
