@@ -219,6 +219,8 @@ def test_autotask_ticket_is_carried_to_later_runs_until_resolved_or_deleted(app)
     assert failed.autotask_ticket_deleted_at == NOW and nxt.autotask_ticket_deleted_at == NOW
     after = _new_run(job)
     assert after.autotask_ticket_id is None and _ticket_ids(after) == []
+    assert alerts_for_run(after)["tickets"] == []
+    assert [(t["code"], t["autotask_deleted"]) for t in alerts_for_run(nxt)["tickets"]] == [("T20261125.0042", True)]
 
     other = make_job(make_customer())
     run = _new_run(other)

@@ -33,7 +33,7 @@
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r; });
   }
 
-  function alertLine(icon, text, source, resolved, editUrl, code) {
+  function alertLine(icon, text, source, state, editUrl, code) {
     var line = document.createElement("div");
     line.className = "alert-item";
     line.appendChild(document.createTextNode(icon + " "));
@@ -52,7 +52,7 @@
     if (text) { line.appendChild(document.createTextNode((code ? "— " : "") + text)); }
     var meta = document.createElement("span");
     meta.className = "text-body-secondary ms-1";
-    meta.textContent = "(" + (source === "run" ? "linked to this run" : "open for this job") + (resolved ? ", resolved" : "") + ")";
+    meta.textContent = "(" + (source === "run" ? "linked to this run" : "open for this job") + (state ? ", " + state : "") + ")";
     line.appendChild(meta);
     if (editUrl) {
       var link = document.createElement("a");
@@ -71,10 +71,11 @@
         var box = card.querySelector(".run-alerts");
         box.textContent = "";
         alerts.tickets.forEach(function (t) {
-          box.appendChild(alertLine("🎫", t.description, t.source, t.resolved_at, t.url, t.code));
+          var state = t.autotask_deleted ? "deleted in Autotask" : (t.resolved_at ? "resolved" : "");
+          box.appendChild(alertLine("🎫", t.description, t.source, state, t.url, t.code));
         });
         alerts.remarks.forEach(function (r) {
-          box.appendChild(alertLine("💬", r.text, r.source, r.resolved_at, r.url, null));
+          box.appendChild(alertLine("💬", r.text, r.source, r.resolved_at ? "resolved" : "", r.url, null));
         });
       });
   }

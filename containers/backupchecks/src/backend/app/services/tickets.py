@@ -228,7 +228,9 @@ def alerts_for_run(run: JobRun) -> dict[str, list[dict]]:
     for remark in db.session.scalars(select(Remark).join(RemarkJobRun, RemarkJobRun.remark_id == Remark.id)
                                      .where(RemarkJobRun.job_run_id == run.id).order_by(Remark.id)):
         remarks[remark.id] = _remark_item(remark, "run")
-    scoped = [s for s in _scopes_for_job(run.job) if s.customer_object_id is None and s.active_on(day)]
+    # A ticket deleted in Autotask stops like a resolved one: only the runs linked to it keep showing it.
+    scoped = [s for s in _scopes_for_job(run.job)
+              if s.customer_object_id is None and s.active_on(day) and not s.autotask_ticket_deleted]
     ticket_ids = sorted({s.owner_id for s in scoped if s.kind == "ticket"} - tickets.keys())
     remark_ids = sorted({s.owner_id for s in scoped if s.kind == "remark"} - remarks.keys())
     if ticket_ids:
