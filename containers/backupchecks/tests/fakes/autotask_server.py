@@ -20,19 +20,15 @@ import copy
 import json
 import re
 import secrets
-import socket
 import threading
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-import requests
-
-from .loopback import LoopbackHTTPServer
+from .loopback import LoopbackFake, LoopbackHandler, LoopbackHTTPServer, send_answer
 
 DEFAULT_USERNAME = "bc-api@example.com"
 DEFAULT_SECRET = "fake-Secret$0123456789"
@@ -273,41 +269,12 @@ def _validation(*errors: str) -> _Problem:
     return _Problem(500, *errors)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests' sessions expect
-    server: _FakeHTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out as separate writes; without TCP_NODELAY the client's delayed ACK
-        # adds ~40 ms to every answer.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self, "GET")
-
-    def do_POST(self) -> None:
-        self.server.fake._handle(self, "POST")
-
-    def do_PATCH(self) -> None:
-        self.server.fake._handle(self, "PATCH")
-
-    def do_PUT(self) -> None:
-        self.server.fake._handle(self, "PUT")
-
-    def do_DELETE(self) -> None:
-        self.server.fake._handle(self, "DELETE")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 class _FakeHTTPServer(LoopbackHTTPServer):
     def __init__(self, fake: AutotaskFake) -> None:
-        super().__init__(fake, _Handler)
+        super().__init__(fake, LoopbackHandler)
 
 
-class AutotaskFake:
+class AutotaskFake(LoopbackFake):
     """An in-memory Autotask tenant behind the REST API, with switches for failure modes.
 
     Switches (thread-safe; they affect requests made after the call):
@@ -363,9 +330,7 @@ class AutotaskFake:
         self._next_note_id = 30001
         self._numbers_per_day: dict[str, int] = {}
 
-        self._server: _FakeHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._sessions: list[requests.Session] = []
+        self._lifecycle_init()
         self.base_url = ""
 
         if seed:
@@ -375,23 +340,7 @@ class AutotaskFake:
     # ---- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._server = _FakeHTTPServer(self)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="autotask-fake"
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()  # ends any artificial delay early
-        for session in self._sessions:
-            session.close()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.drop_open_connections()
-            self._server.server_close()  # joins every handler thread
-        if self._thread is not None:
-            self._thread.join()
+        self.base_url = f"http://127.0.0.1:{self._serve(_FakeHTTPServer(self), 'autotask-fake')}"
 
     @property
     def zone_lookup_base_url(self) -> str:
@@ -411,13 +360,6 @@ class AutotaskFake:
     @property
     def web_url(self) -> str:
         return f"{self.base_url}/autotask-web/"
-
-    def session(self) -> requests.Session:
-        """A session for this fake; trust_env off so proxy settings in the environment do not apply."""
-        session = requests.Session()
-        session.trust_env = False
-        self._sessions.append(session)
-        return session
 
     def client_settings(self) -> dict[str, str]:
         """The plain values an Autotask client needs to talk to this fake."""
@@ -669,7 +611,7 @@ class AutotaskFake:
 
     # ---- internals: HTTP --------------------------------------------------------------------
 
-    def _handle(self, handler: _Handler, method: str) -> None:
+    def _handle(self, handler: LoopbackHandler, method: str) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         split = urlsplit(handler.path)
@@ -707,21 +649,7 @@ class AutotaskFake:
                     response_json=reply.json_body,
                 )
             )
-        self._send(handler, reply)
-
-    def _send(self, handler: _Handler, reply: _Reply) -> None:
-        try:
-            handler.send_response(reply.status)
-            handler.send_header("Content-Type", reply.content_type)
-            handler.send_header("Content-Length", str(len(reply.body)))
-            for name, value in reply.headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(reply.body)
-            handler.wfile.flush()
-        except OSError:
-            # The client gave up (read timeout) before the slow answer came; nothing to do.
-            handler.close_connection = True
+        send_answer(handler, reply.status, reply.body, reply.content_type, reply.headers)
 
     @staticmethod
     def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Reply:

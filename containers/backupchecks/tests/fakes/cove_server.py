@@ -28,19 +28,15 @@ import json
 import random
 import re
 import secrets
-import socket
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-import requests
-
-from .loopback import LoopbackHTTPServer
+from .loopback import LoopbackFake, LoopbackHandler, LoopbackHTTPServer, send_answer
 
 DEFAULT_USERNAME = "api-user@msp.example"
 DEFAULT_PASSWORD = "fake-cove-token-0123456789"
@@ -286,29 +282,9 @@ def _generated(
 # HTTP plumbing
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests' sessions expect
-    server: _FakeHTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out as separate writes; without TCP_NODELAY the client's delayed
-        # ACK adds ~40 ms to every answer.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_POST(self) -> None:
-        self.server.fake._handle(self)
-
-    def do_GET(self) -> None:
-        self.server.fake._send(self, 405, b"Method Not Allowed", "text/plain")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 class _FakeHTTPServer(LoopbackHTTPServer):
     def __init__(self, fake: CoveFake) -> None:
-        super().__init__(fake, _Handler)
+        super().__init__(fake, LoopbackHandler)
 
 
 class _RpcError(Exception):
@@ -345,7 +321,7 @@ class _Answer:
 # The fake
 
 
-class CoveFake:
+class CoveFake(LoopbackFake):
     """Accounts behind a Cove JSON-RPC endpoint, with switches for the failure modes.
 
     Switches (thread-safe; they affect requests made after the call):
@@ -411,43 +387,13 @@ class CoveFake:
         }
         self._ordered: list[FakeCoveAccount] | None = None
 
-        self._server: _FakeHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._sessions: list[requests.Session] = []
+        self._lifecycle_init()
         self.url = ""
 
     # ---- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._server = _FakeHTTPServer(self)
-        port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{port}{PATH}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="cove-fake"
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()  # ends any artificial delay early
-        for session in self._sessions:
-            session.close()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.drop_open_connections()
-            self._server.server_close()  # joins every handler thread
-        if self._thread is not None:
-            self._thread.join()
-
-    def session(self) -> requests.Session:
-        """A session for talking to the fake, closed when the fake stops.
-
-        trust_env is off so that an HTTP(S)_PROXY in the environment cannot route loopback calls
-        through a proxy.
-        """
-        session = requests.Session()
-        session.trust_env = False
-        self._sessions.append(session)
-        return session
+        self.url = f"http://127.0.0.1:{self._serve(_FakeHTTPServer(self), 'cove-fake', poll_interval=0.01)}{PATH}"
 
     def client_settings(self) -> dict[str, str]:
         """The plain values a Cove client needs to talk to this fake."""
@@ -647,7 +593,10 @@ class CoveFake:
 
     # ---- internals: HTTP --------------------------------------------------------------------
 
-    def _handle(self, handler: _Handler) -> None:
+    def _handle(self, handler: LoopbackHandler, http_method: str) -> None:
+        if http_method != "POST":  # JSON-RPC is POST only
+            send_answer(handler, 405, b"Method Not Allowed", "text/plain")
+            return
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         delay = self._take_delay()
@@ -663,13 +612,13 @@ class CoveFake:
         fault = self._take_http_fault()
         if handler.path.split("?", 1)[0] != PATH:
             self._record(404, method, body, None, None)
-            self._send(handler, 404, b"<html><body>404 Not Found</body></html>", "text/html")
+            send_answer(handler, 404, b"<html><body>404 Not Found</body></html>", "text/html")
             return
         if fault is not None:
             # What a load balancer in front of the API sends: HTML, not JSON-RPC.
             self._record(fault.status, method, body, None, None)
             page = f"<html><body><h1>{fault.status} Service Unavailable</h1></body></html>".encode()
-            self._send(handler, fault.status, page, "text/html")
+            send_answer(handler, fault.status, page, "text/html")
             return
 
         request_id: Any = None
@@ -703,7 +652,7 @@ class CoveFake:
         encoded = json.dumps(payload, ensure_ascii=False)
         data = encoded.encode("latin-1", errors="replace") if self.latin1_responses else encoded.encode("utf-8")
         charset = "ISO-8859-1" if self.latin1_responses else "utf-8"
-        self._send(handler, 200, data, f"application/json; charset={charset}")
+        send_answer(handler, 200, data, f"application/json; charset={charset}")
 
     def _record(
         self,
@@ -728,18 +677,6 @@ class CoveFake:
                     account_count=account_count,
                 )
             )
-
-    def _send(self, handler: _Handler, status: int, body: bytes, content_type: str) -> None:
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", content_type)
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
-            handler.wfile.flush()
-        except OSError:
-            # The client gave up (read timeout) before the slow answer came; nothing to do.
-            handler.close_connection = True
 
     # ---- internals: methods -----------------------------------------------------------------
 

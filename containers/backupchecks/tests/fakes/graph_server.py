@@ -21,7 +21,6 @@ import html
 import json
 import re
 import secrets
-import socket
 import ssl
 import threading
 import traceback
@@ -30,14 +29,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import requests
 
-from .loopback import LoopbackHTTPServer
+from .loopback import LoopbackFake, LoopbackHandler, LoopbackHTTPServer, send_answer
 from .tls import make_test_certificates
 
 GRAPH_VERSION = "v1.0"
@@ -335,33 +333,12 @@ def _parse_mime(raw: bytes) -> _ParsedMime:
 # HTTP plumbing
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as Graph clients expect
-    server: _FakeHTTPServer
-
+class _Handler(LoopbackHandler):
     def setup(self) -> None:
         # The handshake runs here, in the connection's own thread, so a client that connects and
         # stalls cannot block the accept loop.
         self.request.do_handshake()
-        # Headers and body go out as separate writes; without TCP_NODELAY the client's delayed
-        # ACK adds ~40 ms to every answer.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().setup()
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self, "GET")
-
-    def do_POST(self) -> None:
-        self.server.fake._handle(self, "POST")
-
-    def do_PATCH(self) -> None:
-        self.server.fake._handle(self, "PATCH")
-
-    def do_DELETE(self) -> None:
-        self.server.fake._handle(self, "DELETE")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
 
 class _FakeHTTPServer(LoopbackHTTPServer):
@@ -374,7 +351,7 @@ class _FakeHTTPServer(LoopbackHTTPServer):
 # The fake
 
 
-class GraphFake:
+class GraphFake(LoopbackFake):
     """In-memory mailbox behind a Graph + token endpoint, with switches for failure modes.
 
     Switches (all thread-safe, all affect only requests made after the call):
@@ -430,9 +407,7 @@ class GraphFake:
         self._messages: dict[int, FakeMessage] = {}
         self._message_index: dict[str, int] = {}  # regular and immutable ids -> key
 
-        self._server: _FakeHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._sessions: list[requests.Session] = []
+        self._lifecycle_init()
         self.ca_path = Path()
         self.base_url = ""
 
@@ -447,25 +422,8 @@ class GraphFake:
         certificates = make_test_certificates(directory)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificates.cert_path, certificates.key_path)
-        self._server = _FakeHTTPServer(self, context)
-        port = self._server.server_address[1]
         self.ca_path = certificates.ca_path
-        self.base_url = f"https://127.0.0.1:{port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="graph-fake"
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()  # ends any artificial delay early
-        for session in self._sessions:
-            session.close()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.drop_open_connections()
-            self._server.server_close()  # joins every handler thread
-        if self._thread is not None:
-            self._thread.join()
+        self.base_url = f"https://127.0.0.1:{self._serve(_FakeHTTPServer(self, context), 'graph-fake')}"
 
     @property
     def authority_base_url(self) -> str:
@@ -481,10 +439,8 @@ class GraphFake:
         trust_env is off because REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment would
         otherwise override ``verify`` and the fake's certificate would be rejected.
         """
-        session = requests.Session()
-        session.trust_env = False
+        session = super().session()
         session.verify = str(self.ca_path)
-        self._sessions.append(session)
         return session
 
     def client_settings(self) -> dict[str, str]:
@@ -753,21 +709,7 @@ class GraphFake:
                     response_json=reply.json_body,
                 )
             )
-        self._send(handler, reply)
-
-    def _send(self, handler: _Handler, reply: _Reply) -> None:
-        try:
-            handler.send_response(reply.status)
-            handler.send_header("Content-Type", reply.content_type)
-            handler.send_header("Content-Length", str(len(reply.body)))
-            for name, value in reply.headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(reply.body)
-            handler.wfile.flush()
-        except OSError:
-            # The client gave up (read timeout) before the slow answer came; nothing to do.
-            handler.close_connection = True
+        send_answer(handler, reply.status, reply.body, reply.content_type, reply.headers)
 
     @staticmethod
     def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Reply:

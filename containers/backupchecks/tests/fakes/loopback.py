@@ -9,8 +9,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import requests
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
@@ -48,3 +51,92 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
             # the feet of the thread that is reading from it.
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(connection, socket.SHUT_RDWR)
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """Keep-alive (as requests' sessions expect), quiet, and every method handed to the fake's
+    ``_handle(handler, method)``."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as separate writes; without TCP_NODELAY the client's delayed ACK
+        # adds ~40 ms to every answer.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:
+        self.server.fake._handle(self, "GET")
+
+    def do_POST(self) -> None:
+        self.server.fake._handle(self, "POST")
+
+    def do_PATCH(self) -> None:
+        self.server.fake._handle(self, "PATCH")
+
+    def do_PUT(self) -> None:
+        self.server.fake._handle(self, "PUT")
+
+    def do_DELETE(self) -> None:
+        self.server.fake._handle(self, "DELETE")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def send_answer(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str,
+                headers: Mapping[str, str] | None = None) -> None:
+    """Write one complete answer; a client that gave up meanwhile (read timeout) is no error."""
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(body)
+        handler.wfile.flush()
+    except OSError:
+        handler.close_connection = True
+
+
+class LoopbackFake:
+    """The lifecycle every fake shares: serve in a thread, hand out sessions, stop with nothing left.
+
+    A fake sets ``_stop`` (an Event its artificial delays wait on) and calls ``_lifecycle_init``
+    in its constructor, then ``_serve`` in its ``start``.
+    """
+
+    _stop: threading.Event
+
+    def _lifecycle_init(self) -> None:
+        self._server: LoopbackHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._sessions: list[requests.Session] = []
+
+    def _serve(self, server: LoopbackHTTPServer, name: str, poll_interval: float = 0.05) -> int:
+        """Start answering on ``server``; its port."""
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": poll_interval},
+                                        name=name)
+        self._thread.start()
+        return server.server_address[1]
+
+    def stop(self) -> None:
+        self._stop.set()  # ends any artificial delay early
+        for session in self._sessions:
+            session.close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.drop_open_connections()
+            self._server.server_close()  # joins every handler thread
+        if self._thread is not None:
+            self._thread.join()
+
+    def session(self) -> requests.Session:
+        """A session for this fake, closed when it stops. trust_env is off, so proxy and CA-bundle
+        variables in the environment cannot reroute or re-verify loopback calls."""
+        session = requests.Session()
+        session.trust_env = False
+        self._sessions.append(session)
+        return session
