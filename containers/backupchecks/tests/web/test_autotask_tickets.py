@@ -203,10 +203,10 @@ def test_a_number_that_cannot_be_read_back_is_stored_as_the_id_and_learned_by_th
     answer = create(client, run).get_json()
     assert answer["ok"] is True and answer["ticket_number"] is None
     assert "could not be read back" in answer["message"]
-    placeholder = f"#{answer['ticket_id']}"
+    provisional_code = f"#{answer['ticket_id']}"
     run = db.session.get(JobRun, run.id)
-    assert run.autotask_ticket_number == placeholder
-    assert db.session.scalars(select(Ticket).where(Ticket.ticket_code == placeholder)).one()
+    assert run.autotask_ticket_number == provisional_code
+    assert db.session.scalars(select(Ticket).where(Ticket.ticket_code == provisional_code)).one()
 
     autotask_sync.run_once(datetime.now(UTC), force=True,
                            client_factory=lambda: autotask_client_from_settings(get_settings(), fake.session()))

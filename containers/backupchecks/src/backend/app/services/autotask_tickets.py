@@ -30,7 +30,7 @@ from .autotask_mapping import mapping_problem
 from .autotask_settings import DEFAULT_FIELDS, REQUIRED_DEFAULTS, autotask_configured
 from .background import claim_task, release_task
 from .settings import ui_zone
-from .tickets import record_autotask_ticket
+from .tickets import MAX_CODE_LENGTH, find_ticket_by_code, record_autotask_ticket
 
 TITLE_MAX = 255
 # Autotask's ticket description holds 8,000 characters.
@@ -243,20 +243,19 @@ def record_ticket_failure(run: JobRun, user: User | None, message: str) -> None:
 
 
 def backfill_ticket_number(ticket: Ticket, number: str) -> bool:
-    """Replace the ``#<id>`` code of a ticket whose number could not be read back when it was created.
-
-    The runs that carry the placeholder get the number too. Returns whether anything changed.
-    """
-    placeholder = f"#{ticket.autotask_ticket_id}"
+    """Replace the provisional ``#<id>`` code of a ticket whose number could not be read back when it
+    was created. The runs that carry the provisional code get the number too. Returns whether anything
+    changed."""
+    provisional_code = f"#{ticket.autotask_ticket_id}"
     number = number.strip()
-    if ticket.ticket_code != placeholder or not number or len(number) > 64:
+    if ticket.ticket_code != provisional_code or not number or len(number) > MAX_CODE_LENGTH:
         return False
-    if db.session.scalar(select(Ticket.id).where(Ticket.ticket_code == number)) is not None:
+    if find_ticket_by_code(number) is not None:
         return False
     ticket.ticket_code = number
     db.session.execute(update(JobRun).where(JobRun.autotask_ticket_id == ticket.autotask_ticket_id,
-                                            JobRun.autotask_ticket_number == placeholder)
+                                            JobRun.autotask_ticket_number == provisional_code)
                        .values(autotask_ticket_number=number).execution_options(synchronize_session="fetch"))
-    record_audit("autotask_ticket_number", f"Autotask ticket {placeholder} has number {number}")
+    record_audit("autotask_ticket_number", f"Autotask ticket {provisional_code} has number {number}")
     db.session.flush()
     return True
