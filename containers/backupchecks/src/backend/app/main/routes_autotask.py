@@ -54,7 +54,7 @@ from ..services.autotask_tickets import (
     store_created_ticket,
 )
 from ..services.background import get_task, instance_name
-from ..services.secrets import SecretUnreadable, decrypt_secret
+from ..services.secrets import SecretUnreadable, decrypt_secret, secret_readable
 from ..services.settings import get_settings
 from . import bp
 from .forms import AutotaskMapForm, AutotaskSettingsForm, ConfirmForm
@@ -164,15 +164,10 @@ def settings_autotask():
             _look_up_zone()
             return redirect(url_for("main.settings_autotask"))
     secret_stored = bool(current.autotask_secret_encrypted)
-    secret_readable = True
-    if secret_stored:
-        try:
-            decrypt_secret(current.autotask_secret_encrypted)
-        except SecretUnreadable:
-            secret_readable = False
+    readable = secret_readable(current.autotask_secret_encrypted)
     page = render_template(
         "main/settings_autotask.html", form=form, tab="autotask", settings=current, secret_stored=secret_stored,
-        secret_readable=secret_readable, task=get_task(autotask_sync.TASK_NAME),
+        secret_readable=readable, task=get_task(autotask_sync.TASK_NAME),
         picklists_loaded=bool(options), default_problems=default_problems(current), mapping_counts=mapping_counts(),
         status_labels=STATUS_LABELS, open_tickets=_open_autotask_ticket_count())
     db.session.commit()

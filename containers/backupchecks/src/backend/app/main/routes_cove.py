@@ -35,7 +35,7 @@ from ..services.cove_settings import (
     update_cove_settings,
 )
 from ..services.customers import CustomerError, create_customer, find_customer_by_name
-from ..services.secrets import SecretUnreadable, decrypt_secret
+from ..services.secrets import SecretUnreadable, decrypt_secret, secret_readable
 from ..services.settings import get_settings
 from . import bp
 from .forms import ConfirmForm, CoveLinkForm, CoveSettingsForm
@@ -85,12 +85,7 @@ def settings_cove():
             flash("Cove settings saved.", "success")
             return redirect(url_for("main.settings_cove"))
     password_stored = bool(current.cove_api_password_encrypted)
-    password_readable = True
-    if password_stored:
-        try:
-            decrypt_secret(current.cove_api_password_encrypted)
-        except SecretUnreadable:
-            password_readable = False
+    password_readable = secret_readable(current.cove_api_password_encrypted)
     task = get_task(cove_import.TASK_NAME)
     db.session.commit()
     return render_template("main/settings_cove.html", form=form, tab="cove", settings=current,

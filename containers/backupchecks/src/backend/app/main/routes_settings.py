@@ -12,7 +12,7 @@ from ..extensions import db
 from ..jobs import mail_import
 from ..jobs.runner import run_in_background
 from ..services.background import get_task
-from ..services.secrets import SecretUnreadable, decrypt_secret
+from ..services.secrets import SecretUnreadable, decrypt_secret, secret_readable
 from ..services.settings import (
     MailImportSettingsInput,
     get_settings,
@@ -74,16 +74,11 @@ def settings_mail():
             flash("Mail import settings saved.", "success")
             return redirect(url_for("main.settings_mail"))
     secret_stored = bool(current.graph_client_secret_encrypted)
-    secret_readable = True
-    if secret_stored:
-        try:
-            decrypt_secret(current.graph_client_secret_encrypted)
-        except SecretUnreadable:
-            secret_readable = False
+    readable = secret_readable(current.graph_client_secret_encrypted)
     task = get_task(mail_import.TASK_NAME)
     db.session.commit()
     return render_template("main/settings_mail.html", form=form, tab="mail", secret_stored=secret_stored,
-                           secret_readable=secret_readable, task=task, confirm_form=ConfirmForm())
+                           secret_readable=readable, task=task, confirm_form=ConfirmForm())
 
 
 @bp.route("/settings/mail/test", methods=["POST"])

@@ -38,3 +38,12 @@ def decrypt_secret(token: str | None) -> str | None:
     except InvalidToken:
         raise SecretUnreadable("the stored secret cannot be read: APP_SECRET_KEY changed since it was saved; "
                                "type the secret in again") from None
+
+
+def secret_readable(token: str | None) -> bool:
+    """For the settings pages: whether a stored secret (if any) can still be decrypted."""
+    try:
+        decrypt_secret(token)
+    except SecretUnreadable:
+        return False
+    return True
